@@ -1,0 +1,102 @@
+# Builds libdhis2, pam_dhis2.so and dhis2-auth; runs every test tier.
+#
+#   make            build what has sources
+#   make check      install missing dependencies, then build and run all tests
+#   make demo       walk through the project against the DHIS2 emulator
+#   make install    PREFIX, DESTDIR, SYSCONFDIR and PAMDIR are honoured
+
+PREFIX ?= /usr/local
+SYSCONFDIR ?= /etc
+MANDIR ?= $(PREFIX)/share/man
+BINDIR ?= $(PREFIX)/bin
+PAMDIR ?= $(shell pkg-config --variable=libdir pam 2>/dev/null || echo /lib)/security
+
+CC ?= cc
+PKG_CONFIG ?= pkg-config
+PKGS := libcurl json-c libcrypto
+PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
+CRITERION_LIBS := $(shell $(PKG_CONFIG) --libs criterion 2>/dev/null || echo -lcriterion)
+
+WARNINGS := -Wall -Wextra -Wformat=2 -Wshadow -Wmissing-prototypes \
+            -Wstrict-prototypes
+ifeq ($(CI),true)
+WARNINGS += -Werror
+endif
+
+CFLAGS ?= -O2 -g
+CFLAGS += -std=c11 -D_GNU_SOURCE -fPIC $(WARNINGS) -Iinclude $(PKG_CFLAGS) \
+          -DDHIS2_SYSCONF_FILE='"$(SYSCONFDIR)/security/pam_dhis2.conf"'
+LDFLAGS ?=
+
+B := build
+LIB := $(B)/libdhis2.a
+LIB_SRC := $(wildcard lib/*.c)
+LIB_OBJ := $(LIB_SRC:%.c=$(B)/%.o)
+
+SUPPORT_SRC := $(wildcard tests/support/*.c)
+SUPPORT_OBJ := $(SUPPORT_SRC:%.c=$(B)/%.o)
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+UNIT_BIN := $(UNIT_SRC:%.c=$(B)/%)
+
+SOURCES := $(wildcard include/dhis2/*.h lib/*.c lib/*.h pam_dhis2/*.c \
+             pam_dhis2/*.h helper/*.c helper/*.h tests/*/*.c tests/*/*.h \
+             bench/*.c)
+
+.PHONY: all check check-tests deps demo install uninstall format \
+        format-check clean tests
+
+all: $(LIB)
+
+$(LIB): $(LIB_OBJ)
+	$(AR) rcs $@ $^
+
+$(B)/%.o: %.c $(wildcard include/dhis2/*.h) $(wildcard tests/support/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(B)/tests/unit/%: tests/unit/%.c $(SUPPORT_OBJ) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests/support -o $@ $< $(SUPPORT_OBJ) $(LIB) \
+	  $(LDFLAGS) $(CRITERION_LIBS) $(PKG_LIBS) -lpthread
+
+tests: all $(UNIT_BIN)
+
+# Dependencies first, then a fresh make so pkg-config sees them.
+check: deps
+	@$(MAKE) --no-print-directory check-tests
+
+check-tests: format-check tests
+	@tests/run-tests $(UNIT_BIN)
+
+deps:
+	@packaging/install-deps
+
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@tests/demo
+
+format:
+	clang-format -i $(SOURCES)
+
+format-check:
+	@clang-format --dry-run --Werror $(SOURCES) && echo "format-check: ok"
+
+install: all
+	@if [ -f $(B)/pam_dhis2.so ]; then \
+	  install -d $(DESTDIR)$(PAMDIR) && \
+	  install -m 0644 $(B)/pam_dhis2.so $(DESTDIR)$(PAMDIR)/; fi
+	@if [ -f $(B)/dhis2-auth ]; then \
+	  install -d $(DESTDIR)$(BINDIR) && \
+	  install -m 0755 $(B)/dhis2-auth $(DESTDIR)$(BINDIR)/; fi
+	@for m in doc/*.[0-9]; do [ -f "$$m" ] || continue; \
+	  s=$${m##*.}; install -d $(DESTDIR)$(MANDIR)/man$$s && \
+	  install -m 0644 $$m $(DESTDIR)$(MANDIR)/man$$s/; done
+
+uninstall:
+	rm -f $(DESTDIR)$(PAMDIR)/pam_dhis2.so $(DESTDIR)$(BINDIR)/dhis2-auth
+	@for m in doc/*.[0-9]; do [ -f "$$m" ] || continue; \
+	  s=$${m##*.}; rm -f $(DESTDIR)$(MANDIR)/man$$s/$${m##*/}; done
+
+clean:
+	rm -rf $(B)

@@ -1,0 +1,139 @@
+/* DHIS2's authentication API: /api/me, /api/auth/login, logout. */
+#ifndef DHIS2_API_H
+#define DHIS2_API_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "dhis2/config.h"
+#include "dhis2/err.h"
+#include "dhis2/http.h"
+#include "dhis2/log.h"
+
+/* The fields every /api/me read asks for: every version's shape. */
+#define DHIS2_ME_FIELDS                                                       \
+  "id,username,displayName,twoFactorType,userGroups[id,name],"                \
+  "userRoles[id,name],authorities,userCredentials[username,userRoles[id,"     \
+  "name]]"
+
+/* An id + name pair: a user group or role. Both owned by the holder. */
+struct dhis2_named {
+  char *id;
+  char *name;
+};
+
+/*
+ * Who DHIS2 says the user is, merged from whatever /api/me shape the
+ * server sent. Owned by the caller; free with dhis2_identity_free().
+ * username is never NULL in a parsed identity; the other strings may be.
+ */
+struct dhis2_identity {
+  char *id;
+  char *username;
+  char *display_name;
+  struct dhis2_named *groups;
+  size_t n_groups;
+  struct dhis2_named *roles;
+  size_t n_roles;
+  char **authorities;
+  size_t n_authorities;
+};
+
+void dhis2_identity_free(struct dhis2_identity *id);
+
+/*
+ * Parses an /api/me body of any version: username at the top level
+ * (2.38+) or under userCredentials (<= 2.37); roles at the top level or
+ * under userCredentials (merged, no duplicates by id); groups; authorities.
+ * Sets *out (NULL on entry) to a new identity on DHIS2_OK; returns
+ * DHIS2_ERR_MALFORMED for invalid JSON, a non-object, or no username, and
+ * DHIS2_ERR_NOMEM.
+ */
+enum dhis2_err dhis2_identity_parse(const char *json, size_t len,
+                                    struct dhis2_identity **out);
+
+/* True when id is in a group whose name or id equals s (name ASCII case-
+   insensitively, id exactly); likewise for roles and authorities. */
+bool dhis2_identity_has_group(const struct dhis2_identity *id, const char *s);
+bool dhis2_identity_has_role(const struct dhis2_identity *id, const char *s);
+bool dhis2_identity_has_authority(const struct dhis2_identity *id,
+                                  const char *s);
+
+/*
+ * The reply table: maps an HTTP status and DHIS2 WebMessage body (may be
+ * NULL) from an /api request authenticated with a credential to an error:
+ * 2xx -> DHIS2_OK; 3xx -> REDIRECT; 401/403 by message ("Account locked",
+ * "Account disabled", the PAT messages, else REJECTED); 400 PAT malformed /
+ * checksum -> TOKEN_MALFORMED; 404/405 -> UNSUPPORTED; other 4xx -> HTTP;
+ * 5xx -> SERVER.
+ */
+enum dhis2_err dhis2_reply_to_err(long status, const char *body, size_t len);
+
+/*
+ * Maps a /api/auth/login loginStatus string to an error. code_sent tells
+ * whether a twoFactorCode was in the request: an INCORRECT_TWO_FACTOR_CODE*
+ * status without one means a code is required (2FA_REQUIRED), with one that
+ * it was wrong (2FA_BAD_CODE). Unknown strings -> DHIS2_ERR_MALFORMED.
+ */
+enum dhis2_err dhis2_login_status_to_err(const char *status, bool code_sent);
+
+/* True when name is acceptable to send to DHIS2: 1..255 bytes, no control
+   characters (bytes < 0x20 and 0x7f) and no ':'. */
+bool dhis2_username_valid(const char *name);
+
+/* A connection to one DHIS2 server. Owned by the caller. */
+struct dhis2_client {
+  char *url; /* base URL, owned */
+  struct dhis2_http_opts http;
+  char *ca_file;               /* owned storage behind http.ca_file */
+  char *pinned_pubkey;         /* owned storage behind http.pinned_pubkey */
+  const struct dhis2_log *log; /* borrowed, may be NULL */
+};
+
+/*
+ * Makes a client from cfg (copied; cfg may be freed afterwards) and lg
+ * (borrowed: must outlive the client). Checks the URL policy. Sets *out
+ * (NULL on entry) on DHIS2_OK; DHIS2_ERR_CONFIG for a refused URL.
+ */
+enum dhis2_err dhis2_client_new(const struct dhis2_config *cfg,
+                                const struct dhis2_log *lg,
+                                struct dhis2_client **out);
+void dhis2_client_free(struct dhis2_client *c);
+
+/* How /api/me is authenticated. */
+enum dhis2_auth {
+  DHIS2_AUTH_BASIC,    /* user + secret as HTTP Basic */
+  DHIS2_AUTH_APITOKEN, /* secret is a PAT: "Authorization: ApiToken" */
+  DHIS2_AUTH_BEARER,   /* secret is an OAuth2 access token */
+  DHIS2_AUTH_SESSION,  /* secret is a cookie string from dhis2_api_login */
+};
+
+/*
+ * GET /api/me?fields=DHIS2_ME_FIELDS with the credential. user is needed
+ * for BASIC only (and must pass dhis2_username_valid()). On DHIS2_OK sets
+ * *out (NULL on entry) to the parsed identity. Errors per
+ * dhis2_reply_to_err(), the transport errors of dhis2_http_request(), and
+ * DHIS2_ERR_MALFORMED for a 2xx that does not parse. Exactly one request.
+ */
+enum dhis2_err dhis2_api_me(struct dhis2_client *c, enum dhis2_auth auth,
+                            const char *user, const char *secret,
+                            struct dhis2_identity **out);
+
+/*
+ * POST /api/auth/login (DHIS2 2.41+) with {"username","password"} and
+ * "twoFactorCode" when code is not NULL. Exactly one request. On
+ * DHIS2_OK (loginStatus SUCCESS) sets *cookies (NULL on entry) to the
+ * session cookie string, a secret the caller frees with
+ * dhis2_secret_free(). Otherwise the loginStatus mapped by
+ * dhis2_login_status_to_err(), DHIS2_ERR_REJECTED for 401, and
+ * DHIS2_ERR_UNSUPPORTED when the server has no such endpoint (404/405: an
+ * older DHIS2; nothing was checked, so the caller may use Basic).
+ */
+enum dhis2_err dhis2_api_login(struct dhis2_client *c, const char *user,
+                               const char *password, const char *code,
+                               char **cookies);
+
+/* Ends the session named by cookies. Best effort: one request. */
+enum dhis2_err dhis2_api_logout(struct dhis2_client *c, const char *cookies);
+
+#endif /* DHIS2_API_H */
