@@ -1,0 +1,375 @@
+/* Requests to DHIS2's authentication API: /api/me, login and logout. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <json-c/json.h>
+#include <openssl/evp.h>
+
+#include "dhis2/api.h"
+#include "dhis2/secret.h"
+
+/* DHIS2 2.41+ ends an API session here (Spring Security's logout URL). */
+#define DHIS2_LOGOUT_PATH "/api/auth/logout"
+
+enum dhis2_err dhis2_client_new(const struct dhis2_config *cfg,
+                                const struct dhis2_log *lg,
+                                struct dhis2_client **out)
+{
+  enum dhis2_err rc = DHIS2_ERR_NOMEM;
+  struct dhis2_client *c = NULL;
+
+  *out = NULL;
+  if (cfg == NULL || cfg->url == NULL)
+    return DHIS2_ERR_CONFIG;
+  if (dhis2_http_check_url(cfg->url, cfg->allow_http) != DHIS2_OK) {
+    dhis2_log(lg, LOG_ERR,
+              "url %s: https required (http only to loopback "
+              "with allow_http)",
+              cfg->url);
+    return DHIS2_ERR_CONFIG;
+  }
+  c = calloc(1, sizeof(*c));
+  if (c == NULL)
+    goto out;
+  c->url = strdup(cfg->url);
+  if (c->url == NULL)
+    goto out;
+  if (cfg->ca_file != NULL) {
+    c->ca_file = strdup(cfg->ca_file);
+    if (c->ca_file == NULL)
+      goto out;
+  }
+  if (cfg->pinned_pubkey != NULL) {
+    c->pinned_pubkey = strdup(cfg->pinned_pubkey);
+    if (c->pinned_pubkey == NULL)
+      goto out;
+  }
+  c->http.ca_file = c->ca_file;
+  c->http.pinned_pubkey = c->pinned_pubkey;
+  c->http.connect_timeout = cfg->connect_timeout;
+  c->http.timeout = cfg->timeout;
+  c->http.allow_http = cfg->allow_http;
+  c->http.max_body = DHIS2_HTTP_MAX_BODY;
+  c->log = lg;
+  *out = c;
+  c = NULL; /* transferred */
+  rc = DHIS2_OK;
+out:
+  dhis2_client_free(c);
+  return rc;
+}
+
+void dhis2_client_free(struct dhis2_client *c)
+{
+  if (c == NULL)
+    return;
+  free(c->url);
+  free(c->ca_file);
+  free(c->pinned_pubkey);
+  free(c);
+}
+
+/* The /api/me path, with the brackets of DHIS2_ME_FIELDS percent-encoded:
+   Tomcat refuses raw '[' and ']' in a request target by default. */
+static char *me_path(void)
+{
+  static const char prefix[] = "/api/me?fields=";
+  const char *f = DHIS2_ME_FIELDS;
+  size_t n = sizeof(prefix);
+  char *path;
+  char *p;
+
+  for (const char *q = f; *q; q++)
+    n += (*q == '[' || *q == ']') ? 3 : 1;
+  path = malloc(n);
+  if (path == NULL)
+    return NULL;
+  memcpy(path, prefix, sizeof(prefix) - 1);
+  p = path + sizeof(prefix) - 1;
+  for (const char *q = f; *q; q++) {
+    if (*q == '[' || *q == ']') {
+      memcpy(p, *q == '[' ? "%5B" : "%5D", 3);
+      p += 3;
+    } else {
+      *p++ = *q;
+    }
+  }
+  *p = '\0';
+  return path;
+}
+
+/* Makes "Authorization: Basic base64(user:secret)"; a secret. */
+static char *basic_header(const char *user, const char *secret)
+{
+  static const char name[] = "Authorization: Basic ";
+  size_t ulen = strlen(user);
+  size_t slen = strlen(secret);
+  size_t plain_len = ulen + 1 + slen;
+  unsigned char *plain = NULL;
+  char *hdr = NULL;
+
+  if (plain_len > 65536)
+    return NULL;
+  plain = malloc(plain_len);
+  hdr = malloc(sizeof(name) + 4 * ((plain_len + 2) / 3) + 1);
+  if (plain == NULL || hdr == NULL) {
+    free(hdr);
+    hdr = NULL;
+    goto out;
+  }
+  memcpy(plain, user, ulen);
+  plain[ulen] = ':';
+  memcpy(plain + ulen + 1, secret, slen);
+  memcpy(hdr, name, sizeof(name) - 1);
+  EVP_EncodeBlock((unsigned char *)hdr + sizeof(name) - 1, plain,
+                  (int)plain_len);
+out:
+  dhis2_secret_free_n(plain, plain_len);
+  return hdr;
+}
+
+/* Makes the header line that carries the credential; a secret. */
+static char *auth_header(enum dhis2_auth auth, const char *user,
+                         const char *secret)
+{
+  char *hdr = NULL;
+  int n = -1;
+
+  switch (auth) {
+  case DHIS2_AUTH_BASIC:
+    return basic_header(user, secret);
+  case DHIS2_AUTH_APITOKEN:
+    n = asprintf(&hdr, "Authorization: ApiToken %s", secret);
+    break;
+  case DHIS2_AUTH_BEARER:
+    n = asprintf(&hdr, "Authorization: Bearer %s", secret);
+    break;
+  case DHIS2_AUTH_SESSION:
+    n = asprintf(&hdr, "Cookie: %s", secret);
+    break;
+  }
+  return n < 0 ? NULL : hdr;
+}
+
+/* Header values must not let a secret smuggle in another header line. */
+static bool header_safe(const char *s)
+{
+  for (; *s; s++)
+    if (*s == '\r' || *s == '\n')
+      return false;
+  return true;
+}
+
+enum dhis2_err dhis2_api_me(struct dhis2_client *c, enum dhis2_auth auth,
+                            const char *user, const char *secret,
+                            struct dhis2_identity **out)
+{
+  enum dhis2_err rc = DHIS2_ERR_INVAL;
+  struct dhis2_http_resp resp = {0};
+  char *path = NULL;
+  char *url = NULL;
+  char *hdr = NULL;
+
+  *out = NULL;
+  if (secret == NULL || !header_safe(secret))
+    goto out;
+  if (auth == DHIS2_AUTH_BASIC &&
+      (user == NULL || !dhis2_username_valid(user)))
+    goto out;
+  rc = DHIS2_ERR_NOMEM;
+  path = me_path();
+  url = path ? dhis2_url_join(c->url, path) : NULL;
+  hdr = auth_header(auth, user, secret);
+  if (url == NULL || hdr == NULL)
+    goto out;
+  {
+    const char *headers[] = {hdr, NULL};
+    struct dhis2_http_req req = {
+        .method = "GET", .url = url, .headers = headers};
+
+    rc = dhis2_http_request(&c->http, &req, &resp, c->log);
+  }
+  if (rc != DHIS2_OK)
+    goto out;
+  rc = dhis2_reply_to_err(resp.status, resp.body, resp.body_len);
+  if (rc != DHIS2_OK)
+    goto out;
+  rc = dhis2_identity_parse(resp.body, resp.body_len, out);
+out:
+  dhis2_http_resp_clear(&resp);
+  dhis2_secret_free(hdr);
+  free(url);
+  free(path);
+  return rc;
+}
+
+/* Appends s to buf as the body of a JSON string; returns the new length or
+   0 when it does not fit. Our own, so no json-c copy of a password exists. */
+static size_t json_put(char *buf, size_t len, size_t cap, const char *s)
+{
+  for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+    char esc[8];
+    size_t n;
+
+    if (*p == '"' || *p == '\\') {
+      esc[0] = '\\';
+      esc[1] = (char)*p;
+      n = 2;
+    } else if (*p < 0x20 || *p == 0x7f) {
+      n = (size_t)snprintf(esc, sizeof(esc), "\\u%04x", *p);
+    } else {
+      esc[0] = (char)*p;
+      n = 1;
+    }
+    if (len + n >= cap)
+      return 0;
+    memcpy(buf + len, esc, n);
+    len += n;
+  }
+  buf[len] = '\0';
+  return len;
+}
+
+/* Builds the login body {"username":..,"password":..[,"twoFactorCode":..]}
+   into a malloc'd secret buffer; *len gets its length. */
+static char *login_body(const char *user, const char *password,
+                        const char *code, size_t *len)
+{
+  size_t cap =
+      64 + 6 * (strlen(user) + strlen(password) + (code ? strlen(code) : 0));
+  char *buf = malloc(cap);
+  size_t n;
+
+  if (buf == NULL)
+    return NULL;
+  n = (size_t)snprintf(buf, cap, "{\"username\":\"");
+  n = json_put(buf, n, cap, user);
+  if (n == 0 || n + 16 >= cap)
+    goto fail;
+  n += (size_t)snprintf(buf + n, cap - n, "\",\"password\":\"");
+  n = json_put(buf, n, cap, password);
+  if (n == 0 || n + 24 >= cap)
+    goto fail;
+  if (code != NULL) {
+    n += (size_t)snprintf(buf + n, cap - n, "\",\"twoFactorCode\":\"");
+    n = json_put(buf, n, cap, code);
+    if (n == 0 || n + 3 >= cap)
+      goto fail;
+  }
+  n += (size_t)snprintf(buf + n, cap - n, "\"}");
+  *len = n;
+  return buf;
+fail:
+  dhis2_secret_free_n(buf, cap);
+  return NULL;
+}
+
+/* Reads loginStatus out of a 2xx /api/auth/login reply. */
+static enum dhis2_err login_status(const struct dhis2_http_resp *resp,
+                                   bool code_sent)
+{
+  enum dhis2_err rc = DHIS2_ERR_MALFORMED;
+  struct json_tokener *tok = json_tokener_new();
+  struct json_object *root = NULL;
+  struct json_object *st;
+
+  if (tok == NULL)
+    return DHIS2_ERR_NOMEM;
+  root = json_tokener_parse_ex(tok, resp->body, (int)resp->body_len);
+  if (root == NULL || json_tokener_get_error(tok) != json_tokener_success ||
+      json_tokener_get_parse_end(tok) != resp->body_len)
+    goto out;
+  if (!json_object_object_get_ex(root, "loginStatus", &st) ||
+      !json_object_is_type(st, json_type_string))
+    goto out;
+  rc = dhis2_login_status_to_err(json_object_get_string(st), code_sent);
+out:
+  json_object_put(root);
+  json_tokener_free(tok);
+  return rc;
+}
+
+enum dhis2_err dhis2_api_login(struct dhis2_client *c, const char *user,
+                               const char *password, const char *code,
+                               char **cookies)
+{
+  enum dhis2_err rc = DHIS2_ERR_INVAL;
+  struct dhis2_http_resp resp = {0};
+  char *url = NULL;
+  char *body = NULL;
+  size_t body_len = 0;
+
+  *cookies = NULL;
+  if (user == NULL || password == NULL || !dhis2_username_valid(user))
+    goto out;
+  rc = DHIS2_ERR_NOMEM;
+  url = dhis2_url_join(c->url, "/api/auth/login");
+  body = login_body(user, password, code, &body_len);
+  if (url == NULL || body == NULL)
+    goto out;
+  {
+    struct dhis2_http_req req = {.method = "POST",
+                                 .url = url,
+                                 .body = body,
+                                 .body_len = body_len,
+                                 .content_type = "application/json"};
+
+    rc = dhis2_http_request(&c->http, &req, &resp, c->log);
+  }
+  if (rc != DHIS2_OK)
+    goto out;
+  rc = dhis2_reply_to_err(resp.status, resp.body, resp.body_len);
+  if (rc != DHIS2_OK)
+    goto out;
+  rc = login_status(&resp, code != NULL);
+  if (rc != DHIS2_OK)
+    goto out;
+  if (resp.cookies == NULL) {
+    rc = DHIS2_ERR_MALFORMED; /* SUCCESS without a session is unusable */
+    goto out;
+  }
+  *cookies = resp.cookies;
+  resp.cookies = NULL; /* transferred */
+out:
+  dhis2_http_resp_clear(&resp);
+  dhis2_secret_free_n(body, body_len);
+  free(url);
+  return rc;
+}
+
+enum dhis2_err dhis2_api_logout(struct dhis2_client *c, const char *cookies)
+{
+  enum dhis2_err rc = DHIS2_ERR_INVAL;
+  struct dhis2_http_resp resp = {0};
+  char *url = NULL;
+  char *hdr = NULL;
+
+  if (cookies == NULL || !header_safe(cookies))
+    goto out;
+  rc = DHIS2_ERR_NOMEM;
+  url = dhis2_url_join(c->url, DHIS2_LOGOUT_PATH);
+  hdr = auth_header(DHIS2_AUTH_SESSION, NULL, cookies);
+  if (url == NULL || hdr == NULL)
+    goto out;
+  {
+    const char *headers[] = {hdr, NULL};
+    struct dhis2_http_req req = {
+        .method = "POST", .url = url, .headers = headers};
+
+    rc = dhis2_http_request(&c->http, &req, &resp, c->log);
+  }
+  if (rc != DHIS2_OK)
+    goto out;
+  /* Spring's logout answers 2xx or a redirect to the login page: either
+     way the session is gone. */
+  if (resp.status >= 200 && resp.status < 400)
+    rc = DHIS2_OK;
+  else
+    rc = dhis2_reply_to_err(resp.status, resp.body, resp.body_len);
+out:
+  dhis2_http_resp_clear(&resp);
+  dhis2_secret_free(hdr);
+  free(url);
+  return rc;
+}

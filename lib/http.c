@@ -1,0 +1,419 @@
+/* The libcurl wrapper that enforces the transport rules of DESIGN.md 5. */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <curl/curl.h>
+
+#include "dhis2/config.h"
+#include "dhis2/http.h"
+#include "dhis2/secret.h"
+
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+static CURLcode curl_init_rc = CURLE_FAILED_INIT;
+
+static void curl_init_once(void)
+{
+  curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+enum dhis2_err dhis2_http_global_init(void)
+{
+  if (pthread_once(&curl_once, curl_init_once) != 0)
+    return DHIS2_ERR_INTERNAL;
+  return curl_init_rc == CURLE_OK ? DHIS2_OK : DHIS2_ERR_INTERNAL;
+}
+
+char *dhis2_url_join(const char *base, const char *path)
+{
+  size_t blen;
+  char *out;
+
+  if (base == NULL || path == NULL || path[0] != '/')
+    return NULL;
+  blen = strlen(base);
+  while (blen > 0 && base[blen - 1] == '/')
+    blen--;
+  if (blen == 0)
+    return NULL;
+  if (asprintf(&out, "%.*s%s", (int)blen, base, path) < 0)
+    return NULL;
+  return out;
+}
+
+enum dhis2_err dhis2_http_check_url(const char *url, bool allow_http)
+{
+  enum dhis2_err rc = DHIS2_ERR_INVAL;
+  CURLU *u = NULL;
+  char *scheme = NULL;
+  char *host = NULL;
+  char *user = NULL;
+
+  if (url == NULL)
+    goto out;
+  u = curl_url();
+  if (u == NULL) {
+    rc = DHIS2_ERR_NOMEM;
+    goto out;
+  }
+  if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK)
+    goto out;
+  if (curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+      curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK)
+    goto out;
+  /* Credentials belong in headers, never in a URL that may be logged. */
+  if (curl_url_get(u, CURLUPART_USER, &user, 0) == CURLUE_OK)
+    goto out;
+  if (strcasecmp(scheme, "https") == 0)
+    rc = DHIS2_OK;
+  else if (strcasecmp(scheme, "http") == 0 && allow_http &&
+           dhis2_url_is_loopback(url))
+    rc = DHIS2_OK;
+out:
+  curl_free(user);
+  curl_free(host);
+  curl_free(scheme);
+  curl_url_cleanup(u);
+  return rc;
+}
+
+/* What the write and header callbacks fill while a transfer runs. */
+struct sink {
+  struct dhis2_http_resp *resp;
+  size_t cap;     /* allocated bytes of resp->body */
+  size_t max;     /* body cap */
+  bool too_large; /* the cap stopped the transfer */
+  bool oom;       /* an allocation failed */
+};
+
+static size_t on_body(char *data, size_t size, size_t nmemb, void *arg)
+{
+  struct sink *s = arg;
+  struct dhis2_http_resp *r = s->resp;
+  size_t n = size * nmemb;
+
+  if (n > s->max - r->body_len) {
+    s->too_large = true;
+    return 0; /* aborts the transfer: nothing past the cap is read */
+  }
+  if (r->body_len + n + 1 > s->cap) {
+    size_t cap = s->cap ? s->cap : 4096;
+    char *grown;
+
+    while (cap < r->body_len + n + 1)
+      cap *= 2;
+    /* Not realloc: the old block may hold a token and must be wiped. */
+    grown = malloc(cap);
+    if (grown == NULL) {
+      s->oom = true;
+      return 0;
+    }
+    if (r->body != NULL) {
+      memcpy(grown, r->body, r->body_len);
+      dhis2_secret_free_n(r->body, s->cap);
+    }
+    r->body = grown;
+    s->cap = cap;
+  }
+  memcpy(r->body + r->body_len, data, n);
+  r->body_len += n;
+  r->body[r->body_len] = '\0';
+  return n;
+}
+
+/* Copies the value of header line "Name: value\r\n" if its name is name. */
+static bool header_value(const char *line, size_t len, const char *name,
+                         char **out)
+{
+  size_t nlen = strlen(name);
+  const char *v;
+  const char *end = line + len;
+
+  if (len <= nlen || strncasecmp(line, name, nlen) != 0 || line[nlen] != ':')
+    return false;
+  v = line + nlen + 1;
+  while (v < end && (*v == ' ' || *v == '\t'))
+    v++;
+  while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' '))
+    end--;
+  free(*out);
+  *out = strndup(v, (size_t)(end - v));
+  return true;
+}
+
+/* Appends the name=value part of a Set-Cookie value to resp->cookies. */
+static bool add_cookie(struct dhis2_http_resp *r, const char *setcookie)
+{
+  size_t n = strcspn(setcookie, ";");
+  size_t old = r->cookies ? strlen(r->cookies) : 0;
+  char *joined;
+
+  if (n == 0 || memchr(setcookie, '=', n) == NULL)
+    return true;
+  joined = malloc(old + 2 + n + 1);
+  if (joined == NULL)
+    return false;
+  if (old > 0) {
+    memcpy(joined, r->cookies, old);
+    memcpy(joined + old, "; ", 2);
+    old += 2;
+  }
+  memcpy(joined + old, setcookie, n);
+  joined[old + n] = '\0';
+  dhis2_secret_free(r->cookies);
+  r->cookies = joined;
+  return true;
+}
+
+static size_t on_header(char *data, size_t size, size_t nmemb, void *arg)
+{
+  struct sink *s = arg;
+  struct dhis2_http_resp *r = s->resp;
+  size_t n = size * nmemb;
+  char *cookie = NULL;
+
+  if (n >= 5 && strncmp(data, "HTTP/", 5) == 0) {
+    /* A new response (after a 100 Continue): forget the interim one. */
+    free(r->content_type);
+    free(r->location);
+    free(r->www_authenticate);
+    dhis2_secret_free(r->cookies);
+    r->content_type = r->location = r->www_authenticate = r->cookies = NULL;
+    return n;
+  }
+  if (header_value(data, n, "Set-Cookie", &cookie)) {
+    bool ok = cookie != NULL && add_cookie(r, cookie);
+
+    dhis2_secret_free(cookie);
+    if (!ok) {
+      s->oom = true;
+      return 0;
+    }
+    return n;
+  }
+  if (!header_value(data, n, "Content-Type", &r->content_type) &&
+      !header_value(data, n, "Location", &r->location))
+    header_value(data, n, "WWW-Authenticate", &r->www_authenticate);
+  return n;
+}
+
+static enum dhis2_err from_curl(CURLcode cc, const struct sink *s)
+{
+  if (s->too_large)
+    return DHIS2_ERR_TOO_LARGE;
+  if (s->oom)
+    return DHIS2_ERR_NOMEM;
+  switch (cc) {
+  case CURLE_OK:
+    return DHIS2_OK;
+  case CURLE_OPERATION_TIMEDOUT:
+    return DHIS2_ERR_TIMEOUT;
+  case CURLE_FILESIZE_EXCEEDED:
+    return DHIS2_ERR_TOO_LARGE;
+  case CURLE_COULDNT_RESOLVE_HOST:
+  case CURLE_COULDNT_CONNECT:
+  case CURLE_SEND_ERROR:
+  case CURLE_RECV_ERROR:
+  case CURLE_GOT_NOTHING:
+  case CURLE_PARTIAL_FILE:
+  case CURLE_HTTP2:
+  case CURLE_HTTP2_STREAM:
+    return DHIS2_ERR_CONNECT;
+  case CURLE_SSL_CONNECT_ERROR:
+  case CURLE_PEER_FAILED_VERIFICATION:
+  case CURLE_SSL_CERTPROBLEM:
+  case CURLE_SSL_CIPHER:
+  case CURLE_SSL_CACERT_BADFILE:
+  case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+  case CURLE_SSL_INVALIDCERTSTATUS:
+  case CURLE_SSL_ISSUER_ERROR:
+  case CURLE_SSL_CRL_BADFILE:
+  case CURLE_USE_SSL_FAILED:
+    return DHIS2_ERR_TLS;
+  case CURLE_UNSUPPORTED_PROTOCOL:
+  case CURLE_URL_MALFORMAT:
+    return DHIS2_ERR_INVAL;
+  case CURLE_OUT_OF_MEMORY:
+    return DHIS2_ERR_NOMEM;
+  default:
+    return DHIS2_ERR_INTERNAL;
+  }
+}
+
+/* Wipes every header line (they may hold Authorization), then frees. */
+static void free_headers(struct curl_slist *list)
+{
+  for (struct curl_slist *p = list; p != NULL; p = p->next)
+    dhis2_secret_wipe(p->data, strlen(p->data));
+  curl_slist_free_all(list);
+}
+
+static struct curl_slist *build_headers(const struct dhis2_http_req *req)
+{
+  static const char *const fixed[] = {
+      "Accept: application/json",
+      /* Without it DHIS2 answers 302 to its login page, not 401. */
+      "X-Requested-With: XMLHttpRequest",
+      /* No 100-continue round trip for small POST bodies. */
+      "Expect:",
+  };
+  struct curl_slist *list = NULL;
+  struct curl_slist *next;
+  char ct[256];
+
+  for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++) {
+    next = curl_slist_append(list, fixed[i]);
+    if (next == NULL)
+      goto fail;
+    list = next;
+  }
+  if (req->content_type != NULL) {
+    snprintf(ct, sizeof(ct), "Content-Type: %s", req->content_type);
+    next = curl_slist_append(list, ct);
+    if (next == NULL)
+      goto fail;
+    list = next;
+  }
+  for (size_t i = 0; req->headers != NULL && req->headers[i] != NULL; i++) {
+    next = curl_slist_append(list, req->headers[i]);
+    if (next == NULL)
+      goto fail;
+    list = next;
+  }
+  return list;
+fail:
+  free_headers(list);
+  return NULL;
+}
+
+/* The URL without its query, for logs. */
+static void log_request(const struct dhis2_log *lg, const char *method,
+                        const char *url, long status, double secs,
+                        enum dhis2_err rc)
+{
+  int n = (int)strcspn(url, "?#");
+
+  if (rc == DHIS2_OK)
+    dhis2_debug(lg, "%s %.*s -> %ld in %.3f s", method, n, url, status, secs);
+  else
+    dhis2_debug(lg, "%s %.*s -> %s after %.3f s", method, n, url,
+                dhis2_strerror(rc), secs);
+}
+
+enum dhis2_err dhis2_http_request(const struct dhis2_http_opts *opts,
+                                  const struct dhis2_http_req *req,
+                                  struct dhis2_http_resp *resp,
+                                  const struct dhis2_log *lg)
+{
+  enum dhis2_err rc = DHIS2_ERR_INTERNAL;
+  const char *method = req->method != NULL ? req->method : "GET";
+  struct curl_slist *headers = NULL;
+  struct sink s = {.resp = resp};
+  CURL *curl = NULL;
+  CURLcode cc;
+  bool ok;
+
+  memset(resp, 0, sizeof(*resp));
+  s.max = opts->max_body ? opts->max_body : DHIS2_HTTP_MAX_BODY;
+
+  rc = dhis2_http_check_url(req->url, opts->allow_http);
+  if (rc != DHIS2_OK) {
+    dhis2_log(lg, LOG_ERR, "refusing URL %.*s: https required",
+              (int)strcspn(req->url ? req->url : "", "?#"),
+              req->url ? req->url : "");
+    goto out;
+  }
+  rc = dhis2_http_global_init();
+  if (rc != DHIS2_OK)
+    goto out;
+  rc = DHIS2_ERR_NOMEM;
+  curl = curl_easy_init();
+  headers = build_headers(req);
+  if (curl == NULL || headers == NULL)
+    goto out;
+
+  rc = DHIS2_ERR_INTERNAL;
+  ok = curl_easy_setopt(curl, CURLOPT_URL, req->url) == CURLE_OK;
+  ok = ok &&
+       curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR,
+                        opts->allow_http ? "http,https" : "https") == CURLE_OK;
+  /* Redirects are failures: credentials are never re-sent elsewhere. */
+  ok = ok && curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L) == CURLE_OK;
+  ok = ok && curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L) == CURLE_OK;
+  ok = ok && curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 1L) == CURLE_OK;
+  ok = ok && curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 2L) == CURLE_OK;
+  ok = ok && curl_easy_setopt(curl, CURLOPT_SSLVERSION,
+                              (long)CURL_SSLVERSION_TLSv1_2) == CURLE_OK;
+  /* No proxy from the environment: in sudo that is the caller's choice. */
+  ok = ok && curl_easy_setopt(curl, CURLOPT_PROXY, "") == CURLE_OK;
+  ok = ok && curl_easy_setopt(curl, CURLOPT_NETRC, (long)CURL_NETRC_IGNORED) ==
+                 CURLE_OK;
+  ok = ok && curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT,
+                              opts->connect_timeout) == CURLE_OK;
+  ok =
+      ok && curl_easy_setopt(curl, CURLOPT_TIMEOUT, opts->timeout) == CURLE_OK;
+  ok = ok && curl_easy_setopt(curl, CURLOPT_MAXFILESIZE_LARGE,
+                              (curl_off_t)s.max) == CURLE_OK;
+  ok = ok && curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers) == CURLE_OK;
+  ok =
+      ok && curl_easy_setopt(curl, CURLOPT_USERAGENT, "pam_dhis2") == CURLE_OK;
+  ok =
+      ok && curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body) == CURLE_OK;
+  ok = ok && curl_easy_setopt(curl, CURLOPT_WRITEDATA, &s) == CURLE_OK;
+  ok = ok &&
+       curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, on_header) == CURLE_OK;
+  ok = ok && curl_easy_setopt(curl, CURLOPT_HEADERDATA, &s) == CURLE_OK;
+  if (ok && opts->ca_file != NULL)
+    ok = curl_easy_setopt(curl, CURLOPT_CAINFO, opts->ca_file) == CURLE_OK;
+  if (ok && opts->pinned_pubkey != NULL)
+    ok = curl_easy_setopt(curl, CURLOPT_PINNEDPUBLICKEY,
+                          opts->pinned_pubkey) == CURLE_OK;
+  if (ok && strcmp(method, "POST") == 0) {
+    ok = curl_easy_setopt(curl, CURLOPT_POST, 1L) == CURLE_OK;
+    ok = ok && curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE,
+                                (curl_off_t)req->body_len) == CURLE_OK;
+    ok = ok && curl_easy_setopt(curl, CURLOPT_POSTFIELDS,
+                                req->body ? req->body : "") == CURLE_OK;
+  } else if (ok && strcmp(method, "GET") != 0) {
+    ok = curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method) == CURLE_OK;
+  }
+  if (!ok)
+    goto out;
+
+  cc = curl_easy_perform(curl);
+  curl_easy_getinfo(curl, CURLINFO_TOTAL_TIME, &resp->seconds);
+  rc = from_curl(cc, &s);
+  if (rc != DHIS2_OK)
+    goto out;
+  curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &resp->status);
+  if (resp->body == NULL) {
+    resp->body = calloc(1, 1);
+    if (resp->body == NULL) {
+      rc = DHIS2_ERR_NOMEM;
+      goto out;
+    }
+    s.cap = 1;
+  }
+  rc = DHIS2_OK;
+out:
+  if (req->url != NULL)
+    log_request(lg, method, req->url, resp->status, resp->seconds, rc);
+  free_headers(headers);
+  if (curl != NULL)
+    curl_easy_cleanup(curl);
+  return rc;
+}
+
+void dhis2_http_resp_clear(struct dhis2_http_resp *resp)
+{
+  if (resp == NULL)
+    return;
+  if (resp->body != NULL)
+    dhis2_secret_free_n(resp->body, resp->body_len);
+  dhis2_secret_free(resp->cookies);
+  free(resp->content_type);
+  free(resp->location);
+  free(resp->www_authenticate);
+  memset(resp, 0, sizeof(*resp));
+}
