@@ -1,0 +1,97 @@
+// The control API (plain HTTP on 127.0.0.1): lets tests reset the emulator,
+// switch version and settings, move the clock, arm faults and read what the
+// main and sink listeners saw.
+'use strict';
+
+const h = require('./http');
+const faults = require('./faults');
+const { VERSIONS } = require('./state');
+
+function makeHandler(env) {
+  const { state } = env;
+  return async function handle(req, res) {
+    const raw = await h.readBody(req);
+    const url = new URL(req.url, 'http://x');
+    const route = `${req.method} ${url.pathname}`;
+    let body = {};
+    if (req.method === 'POST' && raw.length) {
+      try {
+        body = JSON.parse(raw.toString('utf8'));
+      } catch {
+        return h.sendJson(res, 400, { error: 'body is not JSON' });
+      }
+    }
+    const ok = () => h.sendJson(res, 200, { ok: true });
+    const bad = (error) => h.sendJson(res, 400, { error });
+
+    switch (route) {
+      case 'GET /health':
+        return h.sendJson(res, 200, { ok: true, version: state.version });
+      case 'POST /reset':
+        state.reset();
+        return ok();
+      case 'POST /version':
+        if (!VERSIONS.includes(body.version)) {
+          return bad(`version must be one of ${VERSIONS}`);
+        }
+        state.version = body.version;
+        return ok();
+      case 'POST /settings':
+        if (typeof body.lockout !== 'boolean') return bad('lockout: boolean');
+        state.lockout = body.lockout;
+        return ok();
+      case 'POST /clock':
+        if (!Number.isFinite(body.offset_s)) return bad('offset_s: number');
+        state.offsetMs = Math.round(body.offset_s * 1000);
+        return ok();
+      case 'POST /fault': {
+        const err = faults.validate(body);
+        if (err) return bad(err);
+        // One fault at a time: the last one armed wins.
+        state.fault = { ...body, remaining: body.times ?? null };
+        return ok();
+      }
+      case 'GET /counters':
+        return h.sendJson(res, 200, {
+          total: state.total,
+          by_path: state.byPath,
+          sink: state.sinkRequests.length,
+          sessions: state.sessionsCreated,
+        });
+      case 'GET /requests':
+        return h.sendJson(res, 200, state.requests);
+      case 'GET /sink':
+        return h.sendJson(res, 200, state.sinkRequests);
+      case 'GET /email-code': {
+        const e = state.emailCodes.get(url.searchParams.get('username'));
+        if (!e) return h.sendJson(res, 404, { error: 'no code' });
+        return h.sendJson(res, 200, { code: e.code });
+      }
+      default:
+        return h.sendJson(res, 404, { error: `no control route ${route}` });
+    }
+  };
+}
+
+// The sink plays "some other host": it records everything and answers like
+// a friendly /api/me, so a client that followed a redirect would "succeed".
+function makeSinkHandler(env) {
+  const { state } = env;
+  return async function handle(req, res) {
+    const body = await h.readBody(req);
+    state.sinkRequests.push(h.recordOf(req, body));
+    if (state.sinkRequests.length > 2000) state.sinkRequests.shift();
+    env.log(`sink: ${req.method} ${req.url}`);
+    h.sendJson(res, 200, {
+      id: 'xE7jOejl9FI',
+      username: 'admin',
+      displayName: 'John Traore',
+      userCredentials: { username: 'admin' },
+      authorities: ['ALL'],
+      userGroups: [{ id: 'wl5cDMuUhmF', name: 'Administrators' }],
+      loginStatus: 'SUCCESS',
+    });
+  };
+}
+
+module.exports = { makeHandler, makeSinkHandler };

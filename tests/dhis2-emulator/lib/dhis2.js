@@ -1,0 +1,267 @@
+// The main listener: DHIS2's /api authentication behaviour per version,
+// behind the fault switches.
+'use strict';
+
+const h = require('./http');
+const auth = require('./auth');
+const pat = require('./pat');
+const lockout = require('./lockout');
+const fields = require('./fields');
+const users = require('./users');
+const bearer = require('./bearer');
+const faults = require('./faults');
+
+const VERSION_INFO = {
+  '2.37': '2.37.0',
+  '2.40': '2.40.0',
+  '2.41': '2.41.0',
+  '2.42': '2.42.0',
+};
+
+const LOGOUT_PATH = '/dhis-web-commons-security/logout.action';
+
+function loginPage(state) {
+  return state.atLeast('2.41') ? '/dhis-web-login/'
+    : '/dhis-web-commons/security/login.action';
+}
+
+// Spring builds an absolute URL to the login page from the request.
+function absolute(ctx, path) {
+  const host = ctx.req.headers.host || `${ctx.host}:${ctx.port}`;
+  return `${ctx.scheme}://${host}${path}`;
+}
+
+function makeHandler(env) {
+  return async function handle(req, res) {
+    const body = await h.readBody(req);
+    const { state } = env;
+    const path = req.url.split('?')[0];
+    state.total++;
+    state.byPath[path] = (state.byPath[path] || 0) + 1;
+    state.requests.push(h.recordOf(req, body));
+    if (state.requests.length > 2000) state.requests.shift();
+    env.log(`${req.method} ${req.url}`);
+
+    const ctx = {
+      ...env,
+      req,
+      res,
+      body,
+      path,
+      query: new URL(req.url, 'http://x').searchParams,
+      isLocked: (u) => lockout.isLocked(state, u),
+    };
+    if (await faults.apply(ctx)) return;
+    try {
+      route(ctx);
+    } catch (e) {
+      env.log(`handler error: ${e.stack}`);
+      h.sendWebMessage(res, 500, e.message);
+    }
+  };
+}
+
+function route(ctx) {
+  const { req, res, path, state } = ctx;
+  if (path === LOGOUT_PATH) return logout(ctx);
+  if (path === '/api/ping') return h.send(res, 200, 'pong',
+    { 'Content-Type': 'text/plain;charset=UTF-8' });
+  if (path === loginPage(state)) return h.send(res, 200,
+    '<!doctype html><title>DHIS2 login</title>',
+    { 'Content-Type': 'text/html;charset=UTF-8' });
+
+  // /api/loginConfig is open to anonymous callers from 2.41 on: the new
+  // login app reads it before anyone signs in, and clients use it to tell
+  // a 2.41+ server (200 with apiVersion) from an older one (entry point).
+  if (state.atLeast('2.41') && /^\/api\/(\d+\/)?loginConfig$/.test(path)) {
+    return h.send(res, 200, JSON.stringify({
+      applicationTitle: 'DHIS2 emulator',
+      apiVersion: VERSION_INFO[state.version],
+      allowAccountRecovery: false,
+      selfRegistrationEnabled: false,
+      emailConfigured: true,
+      oidcProviders: [],
+    }), { 'Content-Type': 'application/json;charset=UTF-8' });
+  }
+
+  // /api/auth/login is open to anonymous callers from 2.41 on. Before that
+  // the path does not exist and sits behind "/api/** authenticated", so an
+  // anonymous caller meets the entry point (401 or 302) like anywhere else.
+  if (state.atLeast('2.41') && /^\/api\/(\d+\/)?auth\/login$/.test(path)) {
+    if (req.method !== 'POST') return methodNotAllowed(ctx);
+    return login(ctx);
+  }
+
+  const who = identify(ctx);
+  if (who.done) return;
+  if (!who.username) return entryPoint(ctx);
+  return api(ctx, who.username);
+}
+
+// Works out who the request is from, in DHIS2's filter order: ApiToken,
+// Basic, Bearer (JWT, off by default), then an existing session.
+// Returns { done } when an error reply was already sent.
+function identify(ctx) {
+  const { req, res, state, fixture } = ctx;
+  const header = req.headers.authorization;
+
+  const p = pat.authenticate(ctx);
+  if (p && p.error) {
+    h.sendWebMessage(res, p.error.status, p.error.message,
+      { 'WWW-Authenticate': 'ApiToken' });
+    return { done: true };
+  }
+  if (p) {
+    lockout.registerSuccess(state, p.username);
+    return { username: p.username };
+  }
+
+  const basic = auth.parseBasic(header);
+  if (basic && basic.error) {
+    basicFailure(ctx, 'Unauthorized');
+    return { done: true };
+  }
+  if (basic) {
+    const r = auth.authenticate(ctx, basic.username, basic.password, null);
+    if (!r.user) {
+      const msg = r.error === 'LOCKED' ? 'Account locked'
+        : r.error === 'DISABLED' ? 'Account disabled' : 'Unauthorized';
+      basicFailure(ctx, msg);
+      return { done: true };
+    }
+    // SessionCreationPolicy.ALWAYS: a Basic login also starts a session.
+    const sid = auth.createSession(state, r.user.username);
+    res.setHeader('Set-Cookie', auth.sessionCookie(sid, ctx.scheme === 'https'));
+    return { username: r.user.username };
+  }
+
+  if (header && /^bearer /i.test(header)) {
+    const b = bearer.authenticate(ctx, header.slice(7).trim());
+    if (b && b.done) return b;
+    if (b && b.username) return b;
+  }
+
+  const sid = h.parseCookies(req.headers.cookie).JSESSIONID;
+  const s = sid && state.sessions.get(sid);
+  if (s && fixture.users.has(s.username)) return { username: s.username };
+  return {};
+}
+
+// FormLoginBasicAuthenticationEntryPoint: always JSON for a Basic failure.
+function basicFailure(ctx, message) {
+  h.sendWebMessage(ctx.res, 401, message);
+}
+
+// Http401LoginUrlAuthenticationEntryPoint: 401 for XHR, else off to the
+// login page.
+function entryPoint(ctx) {
+  const { req, res, state } = ctx;
+  if (req.headers['x-requested-with'] === 'XMLHttpRequest') {
+    return h.sendWebMessage(res, 401, 'Unauthorized');
+  }
+  return h.send(res, 302, '', { Location: absolute(ctx, loginPage(state)) });
+}
+
+function methodNotAllowed(ctx) {
+  h.sendWebMessage(ctx.res, 405,
+    `Request method '${ctx.req.method}' is not supported`,
+    { Allow: 'POST' });
+}
+
+// POST /api/auth/login (AuthenticationController).
+function login(ctx) {
+  const { res, state, body } = ctx;
+  let creds;
+  try {
+    creds = JSON.parse(body.toString('utf8') || 'null');
+  } catch {
+    return h.sendWebMessage(res, 400, 'JSON parse error');
+  }
+  if (!creds || typeof creds !== 'object') {
+    return h.sendWebMessage(res, 400, 'Required request body is missing');
+  }
+  const username = typeof creds.username === 'string' ? creds.username : null;
+  const user = username != null ? ctx.fixture.users.get(username) : null;
+  // validateRequest runs before the provider: an unknown name never reaches
+  // it, so it is neither counted nor reported as locked.
+  if (!user) return h.sendWebMessage(res, 401, 'Bad credentials');
+
+  const password = typeof creds.password === 'string' ? creds.password : null;
+  const code = creds.twoFactorCode == null ? null
+    : String(creds.twoFactorCode);
+  const r = auth.authenticate(ctx, username, password, { code });
+  if (r.user) {
+    const sid = auth.createSession(state, r.user.username);
+    return h.sendJson(res, 200, { loginStatus: 'SUCCESS', redirectUrl: '/' },
+      { 'Set-Cookie': auth.sessionCookie(sid, ctx.scheme === 'https') });
+  }
+  if (r.error === 'BAD_CREDENTIALS') {
+    return h.sendWebMessage(res, 401, 'Bad credentials');
+  }
+  const status = loginStatus(state, r);
+  // No session is made for anything but SUCCESS; nulls are omitted.
+  return h.sendJson(res, 200, { loginStatus: status });
+}
+
+function loginStatus(state, r) {
+  switch (r.error) {
+    case 'LOCKED': return 'ACCOUNT_LOCKED';
+    case 'DISABLED': return 'ACCOUNT_DISABLED';
+    case 'EXPIRED': return 'ACCOUNT_EXPIRED';
+    case 'CREDENTIALS_EXPIRED': return 'PASSWORD_EXPIRED';
+    case 'ENROL': return 'REQUIRES_TWO_FACTOR_ENROLMENT';
+    case 'TWO_FA_CODE_SENT': return 'EMAIL_TWO_FACTOR_CODE_SENT';
+    case 'TWO_FA_BAD_CODE':
+      if (!state.atLeast('2.42')) return 'INCORRECT_TWO_FACTOR_CODE';
+      return r.type === 'EMAIL_ENABLED' ? 'INCORRECT_TWO_FACTOR_CODE_EMAIL'
+        : 'INCORRECT_TWO_FACTOR_CODE_TOTP';
+    default: return 'ACCOUNT_LOCKED';
+  }
+}
+
+// Spring's LogoutFilter on any method (CSRF is off by default): drop the
+// session, clear the cookie, then DhisOidcLogoutSuccessHandler.
+function logout(ctx) {
+  const { req, res, state } = ctx;
+  const sid = h.parseCookies(req.headers.cookie).JSESSIONID;
+  if (sid) state.sessions.delete(sid);
+  const headers = { 'Set-Cookie': auth.CLEAR_COOKIE };
+  if (state.atLeast('2.41')) {
+    headers.Location = absolute(ctx, '/');
+    return h.send(res, 302, '', headers);
+  }
+  return h.send(res, 200, '', headers);
+}
+
+function api(ctx, username) {
+  const { req, res, path, state, fixture, query } = ctx;
+  const user = fixture.users.get(username);
+  const rest = path.replace(/^\/api\/(\d+\/)?/, '/api/');
+  const noStore = { 'Cache-Control': 'no-cache, no-store, max-age=0, must-revalidate' };
+
+  if (rest === '/api/me' && req.method === 'GET') {
+    const spec = query.getAll('fields').join(',');
+    const doc = users.meDocument(fixture, user, state.version);
+    return h.sendJson(res, 200, fields.filter(doc, spec));
+  }
+  let m = /^\/api\/me\/(authorization|authorities)$/.exec(rest);
+  if (m && req.method === 'GET') {
+    return h.sendJson(res, 200, users.authorities(fixture, user), noStore);
+  }
+  m = /^\/api\/me\/(authorization|authorities)\/([^/]+)$/.exec(rest);
+  if (m && req.method === 'GET') {
+    const a = decodeURIComponent(m[2]);
+    return h.sendJson(res, 200, users.isAuthorized(fixture, user, a), noStore);
+  }
+  if (rest === '/api/system/info' && req.method === 'GET') {
+    return h.sendJson(res, 200, {
+      version: VERSION_INFO[state.version],
+      revision: 'emulator',
+      serverDate: new Date(state.now()).toISOString(),
+      contextPath: absolute(ctx, ''),
+    });
+  }
+  return h.sendWebMessage(res, 404, `No endpoint ${req.method} ${path}`);
+}
+
+module.exports = { makeHandler, loginPage, LOGOUT_PATH };
