@@ -9,8 +9,9 @@
 #include "dhis2/api.h"
 #include "dhis2/secret.h"
 
-/* DHIS2 2.41+ ends an API session here (Spring Security's logout URL). */
-#define DHIS2_LOGOUT_PATH "/api/auth/logout"
+/* Spring Security's logout URL in DHIS2 2.38 to 2.42; there is no
+   /api/auth/logout. Any method while CSRF protection is off (default). */
+#define DHIS2_LOGOUT_PATH "/dhis-web-commons-security/logout.action"
 
 enum dhis2_err dhis2_client_new(const struct dhis2_config *cfg,
                                 const struct dhis2_log *lg,
@@ -334,6 +335,49 @@ enum dhis2_err dhis2_api_login(struct dhis2_client *c, const char *user,
 out:
   dhis2_http_resp_clear(&resp);
   dhis2_secret_free_n(body, body_len);
+  free(url);
+  return rc;
+}
+
+enum dhis2_err dhis2_api_server_kind(struct dhis2_client *c,
+                                     enum dhis2_server_kind *out)
+{
+  enum dhis2_err rc = DHIS2_ERR_NOMEM;
+  struct dhis2_http_resp resp = {0};
+  struct json_tokener *tok = NULL;
+  struct json_object *root = NULL;
+  struct json_object *v;
+  char *url = dhis2_url_join(c->url, "/api/loginConfig");
+
+  if (url == NULL)
+    goto out;
+  {
+    struct dhis2_http_req req = {.method = "GET", .url = url};
+
+    rc = dhis2_http_request(&c->http, &req, &resp, c->log);
+  }
+  if (rc != DHIS2_OK)
+    goto out;
+  if (resp.status >= 500) {
+    rc = DHIS2_ERR_SERVER;
+    goto out;
+  }
+  *out = DHIS2_SERVER_BASIC_ONLY;
+  if (resp.status != 200)
+    goto out; /* 401, 404 or a login-page redirect: an older server */
+  rc = DHIS2_ERR_NOMEM;
+  tok = json_tokener_new();
+  if (tok == NULL)
+    goto out;
+  rc = DHIS2_OK;
+  root = json_tokener_parse_ex(tok, resp.body, (int)resp.body_len);
+  if (root != NULL && json_object_object_get_ex(root, "apiVersion", &v))
+    *out = DHIS2_SERVER_LOGIN_API;
+out:
+  json_object_put(root);
+  if (tok != NULL)
+    json_tokener_free(tok);
+  dhis2_http_resp_clear(&resp);
   free(url);
   return rc;
 }

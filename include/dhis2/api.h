@@ -133,6 +133,23 @@ enum dhis2_err dhis2_api_login(struct dhis2_client *c, const char *user,
                                const char *password, const char *code,
                                char **cookies);
 
+/* Which way a server takes passwords. */
+enum dhis2_server_kind {
+  DHIS2_SERVER_LOGIN_API,  /* 2.41+: POST /api/auth/login */
+  DHIS2_SERVER_BASIC_ONLY, /* older: HTTP Basic on /api/me */
+};
+
+/*
+ * Asks the server, without any credential, which kind it is: GET
+ * /api/loginConfig, which 2.41+ serves to anonymous callers (the new
+ * login app reads it) with an "apiVersion"; older servers answer 401 or a
+ * redirect to their login page. One request, no secret sent, so the
+ * password is then sent exactly once. Sets *out on DHIS2_OK; transport
+ * errors and 5xx as dhis2_http_request() and dhis2_reply_to_err().
+ */
+enum dhis2_err dhis2_api_server_kind(struct dhis2_client *c,
+                                     enum dhis2_server_kind *out);
+
 /* Ends the session named by cookies. Best effort: one request. */
 enum dhis2_err dhis2_api_logout(struct dhis2_client *c, const char *cookies);
 

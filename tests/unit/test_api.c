@@ -1,0 +1,493 @@
+/* DHIS2's auth API through the library against the emulator: every reply
+   shape and every reply mapped to its error. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <criterion/criterion.h>
+
+#include "dhis2/api.h"
+#include "dhis2/secret.h"
+#include "emulator.h"
+#include "testutil.h"
+
+static struct emu *emu;
+static struct dhis2_client *client;
+
+static void start(const char *version)
+{
+  emu = emu_start(version, true);
+  client = tu_client(emu, 5);
+}
+
+static void start_242(void)
+{
+  start("2.42");
+}
+
+static void start_241(void)
+{
+  start("2.41");
+}
+
+static void start_240(void)
+{
+  start("2.40");
+}
+
+static void start_237(void)
+{
+  start("2.37");
+}
+
+static void stop(void)
+{
+  dhis2_client_free(client);
+  client = NULL;
+  emu_stop(emu);
+  emu = NULL;
+}
+
+/* Basic /api/me for user; the identity is freed unless out is given. */
+static enum dhis2_err me_basic(const char *user, const char *pw,
+                               struct dhis2_identity **out)
+{
+  struct dhis2_identity *id = NULL;
+  enum dhis2_err rc = dhis2_api_me(client, DHIS2_AUTH_BASIC, user, pw, &id);
+
+  if (out != NULL)
+    *out = id;
+  else
+    dhis2_identity_free(id);
+  return rc;
+}
+
+static enum dhis2_err me_token(enum dhis2_auth kind, const char *secret,
+                               char **username)
+{
+  struct dhis2_identity *id = NULL;
+  enum dhis2_err rc = dhis2_api_me(client, kind, NULL, secret, &id);
+
+  if (username != NULL)
+    *username = id ? strdup(id->username) : NULL;
+  dhis2_identity_free(id);
+  return rc;
+}
+
+static enum dhis2_err login(const char *user, const char *pw, const char *code)
+{
+  char *cookies = NULL;
+  enum dhis2_err rc = dhis2_api_login(client, user, pw, code, &cookies);
+
+  if (rc == DHIS2_OK) {
+    cr_assert_not_null(cookies);
+    dhis2_api_logout(client, cookies);
+  }
+  dhis2_secret_free(cookies);
+  return rc;
+}
+
+/* --- /api/me shapes, one per version ----------------------------------- */
+
+static void assert_admin(const struct dhis2_identity *id)
+{
+  cr_assert_not_null(id);
+  cr_assert_str_eq(id->username, "admin");
+  cr_assert_str_eq(id->id, "xE7jOejl9FI");
+  cr_assert(dhis2_identity_has_role(id, "Superuser"));
+  cr_assert(dhis2_identity_has_group(id, "Administrators"));
+}
+
+TestSuite(api_242, .init = start_242, .fini = stop, .timeout = 30);
+TestSuite(api_241, .init = start_241, .fini = stop, .timeout = 30);
+TestSuite(api_240, .init = start_240, .fini = stop, .timeout = 30);
+TestSuite(api_237, .init = start_237, .fini = stop, .timeout = 30);
+
+Test(api_242, me_with_basic_reads_the_242_shape)
+{
+  struct dhis2_identity *id = NULL;
+
+  cr_assert_eq(me_basic("admin", "district", &id), DHIS2_OK);
+  assert_admin(id);
+  cr_assert(dhis2_identity_has_authority(id, "ALL"));
+  dhis2_identity_free(id);
+  cr_assert_eq(emu_count(emu, "/api/me"), 1);
+}
+
+Test(api_240, me_with_basic_reads_the_240_shape)
+{
+  struct dhis2_identity *id = NULL;
+
+  cr_assert_eq(me_basic("admin", "district", &id), DHIS2_OK);
+  assert_admin(id);
+  dhis2_identity_free(id);
+}
+
+Test(api_237, me_with_basic_reads_the_237_shape)
+{
+  struct dhis2_identity *id = NULL;
+
+  cr_assert_eq(me_basic("admin", "district", &id), DHIS2_OK);
+  assert_admin(id);
+  dhis2_identity_free(id);
+}
+
+Test(api_242, me_asks_for_the_fields_every_version_needs)
+{
+  char *log = NULL;
+
+  cr_assert_eq(me_basic("admin", "district", NULL), DHIS2_OK);
+  emu_ctl(emu, "GET", "/requests", NULL, &log);
+  cr_assert_not_null(strstr(log, "fields=id,username,"), "%s", log);
+  cr_assert_not_null(strstr(log, "userCredentials%5Busername"), "%s", log);
+  free(log);
+}
+
+/* --- Basic: each refusal ------------------------------------------------ */
+
+Test(api_242, wrong_password_is_rejected_with_one_request)
+{
+  cr_assert_eq(me_basic("alice", "not-her-password", NULL),
+               DHIS2_ERR_REJECTED);
+  cr_assert_eq(emu_count(emu, NULL), 1);
+}
+
+Test(api_242, unknown_user_is_rejected)
+{
+  cr_assert_eq(me_basic("nobody", "whatever", NULL), DHIS2_ERR_REJECTED);
+}
+
+Test(api_240, disabled_account_is_reported_as_disabled)
+{
+  cr_assert_eq(me_basic("erin", tu_fixture_string("erin", "password"), NULL),
+               DHIS2_ERR_DISABLED);
+}
+
+Test(api_240, locked_account_is_reported_as_locked)
+{
+  cr_assert_eq(me_basic("frank", tu_fixture_string("frank", "password"), NULL),
+               DHIS2_ERR_LOCKED);
+}
+
+Test(api_240, two_factor_user_cannot_use_basic)
+{
+  cr_assert_eq(me_basic("carol", tu_fixture_string("carol", "password"), NULL),
+               DHIS2_ERR_REJECTED);
+}
+
+Test(api_242, password_with_colon_and_non_ascii_works)
+{
+  const char *pw = tu_fixture_string("uma", "password");
+
+  cr_assert_not_null(strchr(pw, ':'));
+  cr_assert_eq(me_basic("uma", pw, NULL), DHIS2_OK);
+}
+
+Test(api_242, four_kib_password_is_sent_and_rejected)
+{
+  char pw[4097];
+
+  memset(pw, 'x', sizeof(pw) - 1);
+  pw[sizeof(pw) - 1] = '\0';
+  cr_assert_eq(me_basic("alice", pw, NULL), DHIS2_ERR_REJECTED);
+}
+
+Test(api_242, bad_usernames_are_refused_before_any_request)
+{
+  char longname[301];
+
+  memset(longname, 'a', sizeof(longname) - 1);
+  longname[sizeof(longname) - 1] = '\0';
+  cr_assert_eq(me_basic("al:ice", "x", NULL), DHIS2_ERR_INVAL);
+  cr_assert_eq(me_basic("al\nice", "x", NULL), DHIS2_ERR_INVAL);
+  cr_assert_eq(me_basic(longname, "x", NULL), DHIS2_ERR_INVAL);
+  cr_assert_eq(me_basic("", "x", NULL), DHIS2_ERR_INVAL);
+  cr_assert_eq(emu_count(emu, NULL), 0);
+}
+
+Test(api_242, secret_with_a_newline_is_refused_before_any_request)
+{
+  cr_assert_eq(me_token(DHIS2_AUTH_BEARER, "abc\r\nX-Evil: 1", NULL),
+               DHIS2_ERR_INVAL);
+  cr_assert_eq(emu_count(emu, NULL), 0);
+}
+
+/* --- PATs ---------------------------------------------------------------- */
+
+Test(api_242, v1_pat_reads_its_owner)
+{
+  char *pat = tu_fixture_pat("alice", 0);
+  char *who = NULL;
+
+  cr_assert(strncmp(pat, "d2pat_", 6) == 0);
+  cr_assert_eq(me_token(DHIS2_AUTH_APITOKEN, pat, &who), DHIS2_OK);
+  cr_assert_str_eq(who, "alice");
+  free(who);
+  free(pat);
+}
+
+Test(api_242, v2_pat_reads_its_owner)
+{
+  char *pat = tu_fixture_pat("alice", 1);
+  char *who = NULL;
+
+  cr_assert(strncmp(pat, "d2p_", 4) == 0);
+  cr_assert_eq(me_token(DHIS2_AUTH_APITOKEN, pat, &who), DHIS2_OK);
+  cr_assert_str_eq(who, "alice");
+  free(who);
+  free(pat);
+}
+
+Test(api_242, another_users_pat_reads_that_user)
+{
+  char *pat = tu_fixture_pat("bob", 0);
+  char *who = NULL;
+
+  /* The library reports who DHIS2 says it is; binding it is the caller's
+     job, and this is what the caller compares. */
+  cr_assert_eq(me_token(DHIS2_AUTH_APITOKEN, pat, &who), DHIS2_OK);
+  cr_assert_str_eq(who, "bob");
+  free(who);
+  free(pat);
+}
+
+Test(api_242, expired_pat_is_reported_as_expired)
+{
+  char *pat = tu_fixture_pat_named("judy", "JudyPatExpd");
+
+  cr_assert_eq(me_token(DHIS2_AUTH_APITOKEN, pat, NULL),
+               DHIS2_ERR_TOKEN_EXPIRED);
+  free(pat);
+}
+
+Test(api_242, pat_from_a_disallowed_ip_is_denied)
+{
+  char *pat = tu_fixture_pat_named("judy", "JudyPatIpOn");
+
+  cr_assert_eq(me_token(DHIS2_AUTH_APITOKEN, pat, NULL),
+               DHIS2_ERR_TOKEN_DENIED);
+  free(pat);
+}
+
+Test(api_242, pat_for_another_method_is_denied)
+{
+  char *pat = tu_fixture_pat_named("judy", "JudyPatPost");
+
+  cr_assert_eq(me_token(DHIS2_AUTH_APITOKEN, pat, NULL),
+               DHIS2_ERR_TOKEN_DENIED);
+  free(pat);
+}
+
+Test(api_242, pat_with_a_bad_checksum_is_malformed)
+{
+  char *pat = tu_fixture_pat("alice", 1);
+
+  pat[strlen(pat) - 1] = pat[strlen(pat) - 1] == 'A' ? 'B' : 'A';
+  cr_assert_eq(me_token(DHIS2_AUTH_APITOKEN, pat, NULL),
+               DHIS2_ERR_TOKEN_MALFORMED);
+  free(pat);
+}
+
+Test(api_242, unknown_pat_is_rejected)
+{
+  /* Well formed, right checksum, never issued. */
+  char *pat = tu_fresh_pat_v2();
+
+  cr_assert_eq(me_token(DHIS2_AUTH_APITOKEN, pat, NULL), DHIS2_ERR_REJECTED);
+  free(pat);
+}
+
+/* --- POST /api/auth/login ----------------------------------------------- */
+
+Test(api_242, login_gives_a_session_that_reads_me_until_logout)
+{
+  char *cookies = NULL;
+  char *who = NULL;
+
+  cr_assert_eq(dhis2_api_login(client, "alice", "Alice-pw-1", NULL, &cookies),
+               DHIS2_OK);
+  cr_assert_eq(me_token(DHIS2_AUTH_SESSION, cookies, &who), DHIS2_OK);
+  cr_assert_str_eq(who, "alice");
+  free(who);
+  cr_assert_eq(dhis2_api_logout(client, cookies), DHIS2_OK);
+  cr_assert_eq(me_token(DHIS2_AUTH_SESSION, cookies, NULL),
+               DHIS2_ERR_REJECTED);
+  dhis2_secret_free(cookies);
+  cr_assert_eq(emu_count(emu, "/api/auth/login"), 1);
+}
+
+Test(api_242, login_wrong_password_is_rejected)
+{
+  cr_assert_eq(login("alice", "wrong", NULL), DHIS2_ERR_REJECTED);
+  cr_assert_eq(emu_count(emu, NULL), 1);
+}
+
+Test(api_242, login_reports_each_account_state)
+{
+  cr_assert_eq(login("erin", tu_fixture_string("erin", "password"), NULL),
+               DHIS2_ERR_DISABLED);
+  cr_assert_eq(login("frank", tu_fixture_string("frank", "password"), NULL),
+               DHIS2_ERR_LOCKED);
+  cr_assert_eq(login("grace", tu_fixture_string("grace", "password"), NULL),
+               DHIS2_ERR_EXPIRED);
+  cr_assert_eq(login("heidi", tu_fixture_string("heidi", "password"), NULL),
+               DHIS2_ERR_PASSWORD_EXPIRED);
+  cr_assert_eq(login("ivan", tu_fixture_string("ivan", "password"), NULL),
+               DHIS2_ERR_2FA_ENROL);
+}
+
+Test(api_242, totp_user_needs_a_code_and_the_right_one_logs_in)
+{
+  const char *pw = tu_fixture_string("carol", "password");
+  char code[7];
+
+  cr_assert_eq(login("carol", pw, NULL), DHIS2_ERR_2FA_REQUIRED);
+  cr_assert_eq(login("carol", pw, "000000"), DHIS2_ERR_2FA_BAD_CODE);
+  emu_totp(tu_fixture_string("carol", "secret"), time(NULL), code);
+  cr_assert_eq(login("carol", pw, code), DHIS2_OK);
+}
+
+Test(api_242, email_user_is_sent_a_code_and_it_logs_in)
+{
+  const char *pw = tu_fixture_string("dave", "password");
+  char *code;
+
+  cr_assert_eq(login("dave", pw, NULL), DHIS2_ERR_2FA_CODE_SENT);
+  code = emu_email_code(emu, "dave");
+  cr_assert_not_null(code);
+  cr_assert_eq(login("dave", pw, code), DHIS2_OK);
+  free(code);
+}
+
+Test(api_242, lockout_after_four_failures_refuses_the_right_password)
+{
+  const char *pw = tu_fixture_string("mallory", "password");
+
+  for (int i = 0; i < 4; i++)
+    cr_assert_eq(login("mallory", "wrong", NULL), DHIS2_ERR_REJECTED);
+  cr_assert_eq(login("mallory", pw, NULL), DHIS2_ERR_LOCKED);
+  emu_ctl(emu, "POST", "/clock", "{\"offset_s\":901}", NULL);
+  cr_assert_eq(login("mallory", pw, NULL), DHIS2_OK);
+}
+
+Test(api_241, login_works_on_241)
+{
+  cr_assert_eq(login("alice", "Alice-pw-1", NULL), DHIS2_OK);
+}
+
+Test(api_240, login_endpoint_answers_401_before_241)
+{
+  /* Not 404: the path is behind authentication on older servers, which
+     is why the server kind is probed without a credential first. */
+  cr_assert_eq(login("alice", "Alice-pw-1", NULL), DHIS2_ERR_REJECTED);
+}
+
+static void assert_kind(enum dhis2_server_kind want)
+{
+  enum dhis2_server_kind kind;
+  char *log = NULL;
+
+  cr_assert_eq(dhis2_api_server_kind(client, &kind), DHIS2_OK);
+  cr_assert_eq(kind, want);
+  cr_assert_eq(emu_count(emu, NULL), 1);
+  emu_ctl(emu, "GET", "/requests", NULL, &log);
+  cr_assert_null(strstr(log, "\"authorization\""), "a credential was sent");
+  free(log);
+}
+
+Test(api_242, server_kind_of_242_is_login_api)
+{
+  assert_kind(DHIS2_SERVER_LOGIN_API);
+}
+
+Test(api_241, server_kind_of_241_is_login_api)
+{
+  assert_kind(DHIS2_SERVER_LOGIN_API);
+}
+
+Test(api_240, server_kind_of_240_is_basic_only)
+{
+  assert_kind(DHIS2_SERVER_BASIC_ONLY);
+}
+
+Test(api_237, server_kind_of_237_is_basic_only)
+{
+  assert_kind(DHIS2_SERVER_BASIC_ONLY);
+}
+
+Test(api_242, server_kind_probe_fails_on_a_server_error)
+{
+  enum dhis2_server_kind kind;
+
+  emu_fault(emu, "{\"mode\":\"status\",\"code\":503}");
+  cr_assert_eq(dhis2_api_server_kind(client, &kind), DHIS2_ERR_SERVER);
+}
+
+Test(api_242, login_body_escapes_quotes_and_backslashes)
+{
+  /* A password with JSON syntax in it must arrive as that password. */
+  cr_assert_eq(login("alice", "\"Alice-pw-1\\", NULL), DHIS2_ERR_REJECTED);
+  cr_assert_eq(login("uma", tu_fixture_string("uma", "password"), NULL),
+               DHIS2_OK);
+}
+
+/* --- Faults: each gives its error within timeout + 1 s ------------------ */
+
+static void assert_fault(const char *fault, enum dhis2_err want)
+{
+  double t0;
+  enum dhis2_err rc;
+
+  emu_fault(emu, fault);
+  t0 = tu_now();
+  rc = me_basic("alice", "Alice-pw-1", NULL);
+  cr_assert_eq(rc, want, "%s: got %s", fault, dhis2_strerror(rc));
+  cr_assert_lt(tu_now() - t0, 6.0, "%s took too long", fault);
+  cr_assert_eq(dhis2_err_class(rc), DHIS2_CLASS_UNAVAILABLE);
+}
+
+Test(api_242, faults_map_to_unavailable_errors)
+{
+  assert_fault("{\"mode\":\"status\",\"code\":500}", DHIS2_ERR_SERVER);
+  assert_fault("{\"mode\":\"status\",\"code\":502}", DHIS2_ERR_SERVER);
+  assert_fault("{\"mode\":\"status\",\"code\":503}", DHIS2_ERR_SERVER);
+  assert_fault("{\"mode\":\"close\"}", DHIS2_ERR_CONNECT);
+  assert_fault("{\"mode\":\"malformed\"}", DHIS2_ERR_MALFORMED);
+  assert_fault("{\"mode\":\"huge\",\"bytes\":2097152}", DHIS2_ERR_TOO_LARGE);
+  assert_fault("{\"mode\":\"redirect\"}", DHIS2_ERR_REDIRECT);
+  cr_assert_eq(emu_sink_count(emu), 0);
+}
+
+Test(api_242, slow_server_is_a_timeout_within_timeout_plus_one_second)
+{
+  struct dhis2_client *fast = tu_client(emu, 1);
+  struct dhis2_identity *id = NULL;
+  double t0 = tu_now();
+
+  emu_fault(emu, "{\"mode\":\"delay\",\"ms\":4000}");
+  cr_assert_eq(
+      dhis2_api_me(fast, DHIS2_AUTH_BASIC, "alice", "Alice-pw-1", &id),
+      DHIS2_ERR_TIMEOUT);
+  cr_assert_lt(tu_now() - t0, 2.0);
+  dhis2_client_free(fast);
+}
+
+Test(api_242, login_redirect_is_not_followed)
+{
+  emu_fault(emu, "{\"mode\":\"redirect\"}");
+  cr_assert_eq(login("alice", "Alice-pw-1", NULL), DHIS2_ERR_REDIRECT);
+  cr_assert_eq(emu_sink_count(emu), 0);
+}
+
+Test(api_242, client_refuses_plain_http_to_a_remote_host)
+{
+  struct dhis2_config cfg = {.url = "http://dhis2.example.org",
+                             .allow_http = true,
+                             .connect_timeout = 5,
+                             .timeout = 5};
+  struct dhis2_client *c = NULL;
+
+  cr_assert_eq(dhis2_client_new(&cfg, NULL, &c), DHIS2_ERR_CONFIG);
+  cr_assert_null(c);
+}

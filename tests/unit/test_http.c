@@ -1,0 +1,389 @@
+/* The libcurl wrapper against the emulator: policy, faults, caps. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <criterion/criterion.h>
+
+#include "dhis2/http.h"
+#include "emulator.h"
+#include "testutil.h"
+
+static struct emu *emu;
+
+static void start_tls(void)
+{
+  emu = emu_start("2.42", true);
+}
+
+static void start_plain(void)
+{
+  emu = emu_start("2.42", false);
+}
+
+static void stop(void)
+{
+  emu_stop(emu);
+  emu = NULL;
+}
+
+static struct dhis2_http_opts opts_for(long timeout)
+{
+  struct dhis2_http_opts o = {
+      .ca_file = emu_ca_file(emu),
+      .connect_timeout = timeout,
+      .timeout = timeout,
+  };
+  return o;
+}
+
+/* GET path on the emulator without credentials. */
+static enum dhis2_err get(const struct dhis2_http_opts *o, const char *path,
+                          struct dhis2_http_resp *resp)
+{
+  char *url = dhis2_url_join(emu_url(emu), path);
+  struct dhis2_http_req req = {.url = url};
+  enum dhis2_err rc = dhis2_http_request(o, &req, resp, NULL);
+
+  free(url);
+  return rc;
+}
+
+/* --- URL building and policy: no server needed -------------------------- */
+
+Test(url_join, context_path_and_trailing_slashes)
+{
+  const char *bases[] = {"https://h/dhis", "https://h/dhis/",
+                         "https://h/dhis///"};
+
+  for (size_t i = 0; i < 3; i++) {
+    char *u = dhis2_url_join(bases[i], "/api/me");
+    cr_assert_str_eq(u, "https://h/dhis/api/me", "base %s", bases[i]);
+    free(u);
+  }
+}
+
+Test(url_join, root_context)
+{
+  char *a = dhis2_url_join("https://h", "/api/me");
+  char *b = dhis2_url_join("https://h:8443/", "/api/me?fields=id");
+
+  cr_assert_str_eq(a, "https://h/api/me");
+  cr_assert_str_eq(b, "https://h:8443/api/me?fields=id");
+  free(a);
+  free(b);
+}
+
+Test(url_join, refuses_bad_input)
+{
+  cr_assert_null(dhis2_url_join(NULL, "/api/me"));
+  cr_assert_null(dhis2_url_join("https://h", NULL));
+  cr_assert_null(dhis2_url_join("https://h", "api/me"));
+  cr_assert_null(dhis2_url_join("///", "/api/me"));
+}
+
+Test(url_policy, https_allowed)
+{
+  cr_assert_eq(dhis2_http_check_url("https://dhis2.example.org/dhis", false),
+               DHIS2_OK);
+}
+
+Test(url_policy, http_refused_without_allow_http)
+{
+  cr_assert_eq(dhis2_http_check_url("http://127.0.0.1:8080", false),
+               DHIS2_ERR_INVAL);
+}
+
+Test(url_policy, http_to_loopback_with_allow_http)
+{
+  cr_assert_eq(dhis2_http_check_url("http://127.0.0.1:8080", true), DHIS2_OK);
+  cr_assert_eq(dhis2_http_check_url("http://[::1]:8080/dhis", true), DHIS2_OK);
+  cr_assert_eq(dhis2_http_check_url("http://localhost/", true), DHIS2_OK);
+}
+
+Test(url_policy, http_to_other_hosts_refused_even_with_allow_http)
+{
+  cr_assert_eq(dhis2_http_check_url("http://10.1.2.3/", true),
+               DHIS2_ERR_INVAL);
+  cr_assert_eq(dhis2_http_check_url("http://dhis2.example.org/", true),
+               DHIS2_ERR_INVAL);
+  cr_assert_eq(dhis2_http_check_url("http://localhost.example.org/", true),
+               DHIS2_ERR_INVAL);
+}
+
+Test(url_policy, credentials_in_url_refused)
+{
+  cr_assert_eq(dhis2_http_check_url("https://u:p@h/", false), DHIS2_ERR_INVAL);
+}
+
+Test(url_policy, other_schemes_and_garbage_refused)
+{
+  cr_assert_eq(dhis2_http_check_url("ftp://h/", true), DHIS2_ERR_INVAL);
+  cr_assert_eq(dhis2_http_check_url("file:///etc/passwd", true),
+               DHIS2_ERR_INVAL);
+  cr_assert_eq(dhis2_http_check_url("not a url", true), DHIS2_ERR_INVAL);
+  cr_assert_eq(dhis2_http_check_url(NULL, true), DHIS2_ERR_INVAL);
+}
+
+/* --- Against the emulator over TLS ------------------------------------ */
+
+TestSuite(http, .init = start_tls, .fini = stop, .timeout = 30);
+
+Test(http, sends_the_headers_that_make_dhis2_answer_401_not_302)
+{
+  struct dhis2_http_opts o = opts_for(5);
+  struct dhis2_http_resp resp;
+  char *log = NULL;
+
+  cr_assert_eq(get(&o, "/api/me", &resp), DHIS2_OK);
+  cr_assert_eq(resp.status, 401, "status %ld", resp.status);
+  dhis2_http_resp_clear(&resp);
+  emu_ctl(emu, "GET", "/requests", NULL, &log);
+  cr_assert_not_null(strstr(log, "\"x-requested-with\":\"XMLHttpRequest\""));
+  cr_assert_not_null(strstr(log, "\"accept\":\"application/json\""));
+  free(log);
+}
+
+Test(http, unknown_ca_is_a_tls_error)
+{
+  struct dhis2_http_opts o = opts_for(5);
+  struct dhis2_http_resp resp;
+
+  o.ca_file = NULL; /* the system store does not know the test CA */
+  cr_assert_eq(get(&o, "/api/me", &resp), DHIS2_ERR_TLS);
+  dhis2_http_resp_clear(&resp);
+  cr_assert_eq(emu_count(emu, NULL), 0);
+}
+
+/* A file of the test PKI: it sits beside the CA the emulator uses. */
+static char *pki_file(const char *name)
+{
+  const char *ca = emu_ca_file(emu);
+  char *path;
+
+  cr_assert(
+      asprintf(&path, "%.*s/%s", (int)(strrchr(ca, '/') - ca), ca, name) > 0);
+  return path;
+}
+
+Test(http, wrong_ca_is_a_tls_error)
+{
+  struct dhis2_http_opts o = opts_for(5);
+  struct dhis2_http_resp resp;
+  char *other = pki_file("other-ca.pem");
+
+  o.ca_file = other;
+  cr_assert_eq(get(&o, "/api/me", &resp), DHIS2_ERR_TLS);
+  dhis2_http_resp_clear(&resp);
+  free(other);
+}
+
+/* The emulator's public key pin, computed by the openssl CLI. */
+static char *server_pin(void)
+{
+  char cmd[1024];
+  char buf[128] = "";
+  char *cert = pki_file("server.pem");
+  char *pin;
+  FILE *p;
+
+  snprintf(cmd, sizeof(cmd),
+           "openssl x509 -in %s -pubkey -noout | "
+           "openssl pkey -pubin -outform der | "
+           "openssl dgst -sha256 -binary | base64",
+           cert);
+  free(cert);
+  p = popen(cmd, "r");
+  cr_assert_not_null(p);
+  cr_assert_not_null(fgets(buf, sizeof(buf), p));
+  pclose(p);
+  buf[strcspn(buf, "\n")] = '\0';
+  cr_assert(asprintf(&pin, "sha256//%s", buf) > 0);
+  return pin;
+}
+
+Test(http, matching_pin_is_accepted)
+{
+  struct dhis2_http_opts o = opts_for(5);
+  struct dhis2_http_resp resp;
+  char *pin = server_pin();
+
+  o.pinned_pubkey = pin;
+  cr_assert_eq(get(&o, "/api/me", &resp), DHIS2_OK);
+  cr_assert_eq(resp.status, 401);
+  dhis2_http_resp_clear(&resp);
+  free(pin);
+}
+
+Test(http, wrong_pin_is_a_tls_error)
+{
+  struct dhis2_http_opts o = opts_for(5);
+  struct dhis2_http_resp resp;
+
+  o.pinned_pubkey = "sha256//AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
+  cr_assert_eq(get(&o, "/api/me", &resp), DHIS2_ERR_TLS);
+  dhis2_http_resp_clear(&resp);
+}
+
+Test(http, redirect_is_returned_not_followed)
+{
+  struct dhis2_http_opts o = opts_for(5);
+  struct dhis2_http_resp resp;
+  const char *hdr[] = {"Authorization: Basic YWxpY2U6QWxpY2UtcHctMQ==", NULL};
+  char *url = dhis2_url_join(emu_url(emu), "/api/me");
+  struct dhis2_http_req req = {.url = url, .headers = hdr};
+
+  emu_fault(emu, "{\"mode\":\"redirect\"}");
+  cr_assert_eq(dhis2_http_request(&o, &req, &resp, NULL), DHIS2_OK);
+  cr_assert_eq(resp.status, 302);
+  cr_assert_not_null(resp.location);
+  cr_assert(strncmp(resp.location, emu_sink_url(emu),
+                    strlen(emu_sink_url(emu))) == 0);
+  dhis2_http_resp_clear(&resp);
+  free(url);
+  cr_assert_eq(emu_sink_count(emu), 0, "the other host got a request");
+}
+
+Test(http, server_errors_come_back_with_their_status)
+{
+  const long codes[] = {500, 502, 503};
+
+  for (size_t i = 0; i < 3; i++) {
+    struct dhis2_http_opts o = opts_for(5);
+    struct dhis2_http_resp resp;
+    char fault[64];
+
+    snprintf(fault, sizeof(fault), "{\"mode\":\"status\",\"code\":%ld}",
+             codes[i]);
+    emu_fault(emu, fault);
+    cr_assert_eq(get(&o, "/api/me", &resp), DHIS2_OK);
+    cr_assert_eq(resp.status, codes[i]);
+    dhis2_http_resp_clear(&resp);
+  }
+}
+
+Test(http, closed_connection_is_a_connect_error)
+{
+  struct dhis2_http_opts o = opts_for(5);
+  struct dhis2_http_resp resp;
+
+  emu_fault(emu, "{\"mode\":\"close\"}");
+  cr_assert_eq(get(&o, "/api/me", &resp), DHIS2_ERR_CONNECT);
+  dhis2_http_resp_clear(&resp);
+}
+
+Test(http, slow_server_times_out_within_timeout_plus_one_second)
+{
+  struct dhis2_http_opts o = opts_for(1);
+  struct dhis2_http_resp resp;
+  double t0 = tu_now();
+
+  emu_fault(emu, "{\"mode\":\"delay\",\"ms\":5000}");
+  cr_assert_eq(get(&o, "/api/me", &resp), DHIS2_ERR_TIMEOUT);
+  cr_assert_lt(tu_now() - t0, 2.0);
+  dhis2_http_resp_clear(&resp);
+}
+
+Test(http, body_over_the_cap_with_length_is_refused)
+{
+  struct dhis2_http_opts o = opts_for(5);
+  struct dhis2_http_resp resp;
+
+  emu_fault(emu, "{\"mode\":\"huge\",\"bytes\":2097152,\"chunked\":false}");
+  cr_assert_eq(get(&o, "/api/me", &resp), DHIS2_ERR_TOO_LARGE);
+  dhis2_http_resp_clear(&resp);
+}
+
+Test(http, chunked_body_over_the_cap_is_refused)
+{
+  struct dhis2_http_opts o = opts_for(5);
+  struct dhis2_http_resp resp;
+
+  emu_fault(emu, "{\"mode\":\"huge\",\"bytes\":2097152,\"chunked\":true}");
+  cr_assert_eq(get(&o, "/api/me", &resp), DHIS2_ERR_TOO_LARGE);
+  dhis2_http_resp_clear(&resp);
+}
+
+Test(http, cap_is_configurable_and_bounds_what_is_read)
+{
+  struct dhis2_http_opts o = opts_for(5);
+  struct dhis2_http_resp resp;
+
+  o.max_body = 64 * 1024;
+  emu_fault(emu, "{\"mode\":\"huge\",\"bytes\":100000,\"chunked\":true}");
+  cr_assert_eq(get(&o, "/api/me", &resp), DHIS2_ERR_TOO_LARGE);
+  cr_assert_leq(resp.body_len, o.max_body);
+  dhis2_http_resp_clear(&resp);
+}
+
+Test(http, body_under_the_cap_is_read_whole)
+{
+  struct dhis2_http_opts o = opts_for(5);
+  struct dhis2_http_resp resp;
+
+  emu_fault(emu, "{\"mode\":\"huge\",\"bytes\":900000,\"chunked\":true}");
+  cr_assert_eq(get(&o, "/api/me", &resp), DHIS2_OK);
+  cr_assert_eq(resp.status, 200);
+  cr_assert_geq(resp.body_len, 900000);
+  cr_assert_leq(resp.body_len, DHIS2_HTTP_MAX_BODY);
+  cr_assert_eq(strlen(resp.body), resp.body_len);
+  dhis2_http_resp_clear(&resp);
+}
+
+Test(http, nothing_listening_is_a_connect_error)
+{
+  struct dhis2_http_opts o = opts_for(5);
+  struct dhis2_http_resp resp;
+  struct dhis2_http_req req = {.url = "https://127.0.0.1:1/api/me"};
+
+  cr_assert_eq(dhis2_http_request(&o, &req, &resp, NULL), DHIS2_ERR_CONNECT);
+  dhis2_http_resp_clear(&resp);
+}
+
+Test(http, session_cookie_is_captured_from_set_cookie)
+{
+  struct dhis2_http_opts o = opts_for(5);
+  struct dhis2_http_resp resp;
+  static const char body[] =
+      "{\"username\":\"alice\",\"password\":\"Alice-pw-1\"}";
+  char *url = dhis2_url_join(emu_url(emu), "/api/auth/login");
+  struct dhis2_http_req req = {.method = "POST",
+                               .url = url,
+                               .body = body,
+                               .body_len = sizeof(body) - 1,
+                               .content_type = "application/json"};
+
+  cr_assert_eq(dhis2_http_request(&o, &req, &resp, NULL), DHIS2_OK);
+  cr_assert_eq(resp.status, 200);
+  cr_assert_not_null(resp.cookies);
+  cr_assert(strncmp(resp.cookies, "JSESSIONID=", 11) == 0, "%s", resp.cookies);
+  cr_assert_null(strchr(resp.cookies, ';'), "attributes leaked: %s",
+                 resp.cookies);
+  dhis2_http_resp_clear(&resp);
+  free(url);
+}
+
+/* --- Plain HTTP ---------------------------------------------------------- */
+
+TestSuite(http_plain, .init = start_plain, .fini = stop, .timeout = 30);
+
+Test(http_plain, allowed_to_loopback_with_allow_http)
+{
+  struct dhis2_http_opts o = opts_for(5);
+  struct dhis2_http_resp resp;
+
+  o.allow_http = true;
+  cr_assert_eq(get(&o, "/api/me", &resp), DHIS2_OK);
+  cr_assert_eq(resp.status, 401);
+  dhis2_http_resp_clear(&resp);
+}
+
+Test(http_plain, refused_without_allow_http_and_nothing_sent)
+{
+  struct dhis2_http_opts o = opts_for(5);
+  struct dhis2_http_resp resp;
+
+  cr_assert_eq(get(&o, "/api/me", &resp), DHIS2_ERR_INVAL);
+  dhis2_http_resp_clear(&resp);
+  cr_assert_eq(emu_count(emu, NULL), 0);
+}
