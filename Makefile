@@ -25,7 +25,7 @@ WARNINGS += -Werror
 endif
 
 CFLAGS ?= -O2 -g
-CFLAGS += -std=c11 -D_GNU_SOURCE -fPIC $(WARNINGS) -Iinclude $(PKG_CFLAGS) \
+CFLAGS += -std=c11 -D_GNU_SOURCE -fPIC -fvisibility=hidden $(WARNINGS) -Iinclude $(PKG_CFLAGS) \
           -DDHIS2_SYSCONF_FILE='"$(SYSCONFDIR)/security/pam_dhis2.conf"'
 LDFLAGS ?=
 
@@ -34,10 +34,19 @@ LIB := $(B)/libdhis2.a
 LIB_SRC := $(wildcard lib/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(B)/%.o)
 
+MOD := $(B)/pam_dhis2.so
+MOD_SRC := $(wildcard pam_dhis2/*.c)
+MOD_OBJ := $(MOD_SRC:%.c=$(B)/%.o)
+PAM_LIBS := $(shell $(PKG_CONFIG) --libs pam 2>/dev/null || echo -lpam)
+
 SUPPORT_SRC := $(wildcard tests/support/*.c)
 SUPPORT_OBJ := $(SUPPORT_SRC:%.c=$(B)/%.o)
+# An archive, so a test links only the support code it uses.
+SUPPORT := $(B)/libtestsupport.a
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:%.c=$(B)/%)
+PAMTEST_SRC := $(wildcard tests/pam/test_*.c)
+PAMTEST_BIN := $(PAMTEST_SRC:%.c=$(B)/%)
 
 SOURCES := $(wildcard include/dhis2/*.h lib/*.c lib/*.h pam_dhis2/*.c \
              pam_dhis2/*.h helper/*.c helper/*.h tests/*/*.c tests/*/*.h \
@@ -46,28 +55,50 @@ SOURCES := $(wildcard include/dhis2/*.h lib/*.c lib/*.h pam_dhis2/*.c \
 .PHONY: all check check-tests deps demo install uninstall format \
         format-check clean tests
 
-all: $(LIB)
+all: $(LIB) $(MOD)
 
 $(LIB): $(LIB_OBJ)
 	$(AR) rcs $@ $^
+
+# Only pam_sm_* leave the module: hidden by default, a version script, and
+# every symbol resolved at link time.
+$(MOD): $(MOD_OBJ) $(LIB) pam_dhis2/pam_dhis2.map
+	$(CC) -shared -o $@ $(MOD_OBJ) $(LIB) $(LDFLAGS) \
+	  -Wl,--version-script=pam_dhis2/pam_dhis2.map -Wl,--no-undefined \
+	  -Wl,-z,relro,-z,now $(PKG_LIBS) $(PAM_LIBS)
 
 $(B)/%.o: %.c $(wildcard include/dhis2/*.h) $(wildcard tests/support/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
-$(B)/tests/unit/%: tests/unit/%.c $(SUPPORT_OBJ) $(LIB)
+$(B)/tests/support/pamtest.o: CFLAGS += \
+  -DDHIS2_MODULE_PATH='"$(abspath $(MOD))"'
+
+$(SUPPORT): $(SUPPORT_OBJ)
+	$(AR) rcs $@ $^
+
+$(B)/tests/unit/%: tests/unit/%.c $(SUPPORT) $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Itests/support -o $@ $< $(SUPPORT_OBJ) $(LIB) \
+	$(CC) $(CFLAGS) -Itests/support -o $@ $< $(SUPPORT) $(LIB) \
 	  $(LDFLAGS) $(CRITERION_LIBS) $(PKG_LIBS) -lpthread
 
-tests: all $(UNIT_BIN)
+# Through the real libpam, loading the module just built.
+$(B)/tests/pam/%: tests/pam/%.c $(SUPPORT) $(LIB) $(MOD)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests/support \
+	  -DDHIS2_MODULE_PATH='"$(abspath $(MOD))"' -o $@ $< $(SUPPORT) \
+	  $(LIB) $(LDFLAGS) $(CRITERION_LIBS) $(PKG_LIBS) $(PAM_LIBS) -lpthread
+
+tests: all $(UNIT_BIN) $(PAMTEST_BIN)
 
 # Dependencies first, then a fresh make so pkg-config sees them.
 check: deps
 	@$(MAKE) --no-print-directory check-tests
 
 check-tests: format-check tests
-	@tests/run-tests $(UNIT_BIN)
+	@tests/run-tests $(UNIT_BIN) $(PAMTEST_BIN)
+	@tests/valgrind-check $(PAMTEST_BIN)
+	@tests/e2e/run
 
 deps:
 	@packaging/install-deps
@@ -83,9 +114,8 @@ format-check:
 	@clang-format --dry-run --Werror $(SOURCES) && echo "format-check: ok"
 
 install: all
-	@if [ -f $(B)/pam_dhis2.so ]; then \
-	  install -d $(DESTDIR)$(PAMDIR) && \
-	  install -m 0644 $(B)/pam_dhis2.so $(DESTDIR)$(PAMDIR)/; fi
+	install -d $(DESTDIR)$(PAMDIR)
+	install -m 0644 $(MOD) $(DESTDIR)$(PAMDIR)/
 	@if [ -f $(B)/dhis2-auth ]; then \
 	  install -d $(DESTDIR)$(BINDIR) && \
 	  install -m 0755 $(B)/dhis2-auth $(DESTDIR)$(BINDIR)/; fi

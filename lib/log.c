@@ -15,8 +15,9 @@ void dhis2_vlog(const struct dhis2_log *lg, int prio, const char *fmt,
   /* One fprintf per part; stderr is unbuffered, so build the line first
      to keep concurrent writers from interleaving mid-line. */
   char line[1024];
-  int n = snprintf(line, sizeof(line), "%s: ",
-                   lg != NULL && lg->ident != NULL ? lg->ident : "dhis2");
+  int n =
+      snprintf(line, sizeof(line),
+               "%s: ", lg != NULL && lg->ident != NULL ? lg->ident : "dhis2");
   if (n < 0 || (size_t)n >= sizeof(line))
     n = 0;
   vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);

@@ -49,8 +49,8 @@ struct dhis2_config {
   char *ca_file;
   char *pinned_pubkey;
   bool allow_http;      /* http:// allowed, and then only to loopback */
-  long connect_timeout; /* seconds, default 5 */
-  long timeout;         /* seconds, default 10 */
+  long connect_timeout; /* seconds, default 5, at most 300 */
+  long timeout;         /* seconds, default 10, at most 300 */
 
   unsigned methods; /* DHIS2_METHOD_*, default password|pat */
   enum dhis2_twofactor twofactor;
@@ -72,7 +72,8 @@ struct dhis2_config {
   enum dhis2_token_store token_store;
   enum dhis2_token_validation token_validation;
 
-  /* Module flags (arguments only). */
+  /* Module flags: arguments only, except that debug = yes|no is also a
+     file key. */
   bool debug;
   bool use_first_pass;
   bool try_first_pass;
@@ -83,8 +84,10 @@ struct dhis2_config {
  * (argument conf=PATH replaces system_path), then user_path if set, then
  * every other argument. The profile is argument profile=NAME, else
  * opts->profile, else "default"; in each file the keys before any [section]
- * form "default", and section NAME starts from those and overrides them.
- * Selecting a profile that no file defines is an error.
+ * form "default", and section NAME starts from those and overrides them
+ * (so a user file's default keys apply over the system file's [NAME]).
+ * Selecting a profile that no file defines is an error. Profile and
+ * section names are [A-Za-z0-9_.-], 1 to 64 bytes; "[default]" is refused.
  */
 struct dhis2_config_opts {
   const char *system_path; /* NULL: DHIS2_SYSCONF_FILE */
@@ -104,14 +107,19 @@ struct dhis2_config_opts {
  * The system file must be a regular file owned by root and not writable by
  * group or others; the user file must be owned by user_uid or root and not
  * writable by group or others. Both are opened with O_NOFOLLOW|O_CLOEXEC
- * and checked with fstat on the open descriptor. A missing system file is
- * not an error when the arguments give url= (unless system_required); a
- * missing user file is never an error.
+ * and checked with fstat on the open descriptor (dhis2_file_read()), and
+ * hold at most 64 KiB, in lines of at most 4096 bytes. A missing system
+ * file is not an error when url= is given otherwise (argument, or the user
+ * file), unless system_required; a file named by conf= must exist (as in
+ * pam_faillock); a missing user file is never an error.
  *
  * Unknown keys, bad values, duplicate sections and lines without '=' are
- * errors. On any error returns DHIS2_ERR_CONFIG (or DHIS2_ERR_NOMEM /
- * DHIS2_ERR_IO) and writes into err (errlen bytes, always NUL-terminated
- * when errlen > 0) a message naming the file, line and key, e.g.
+ * errors, in every section, selected or not. ca_file, user_map and
+ * state_dir must be absolute paths; issuer follows url's https rule. On
+ * any error returns DHIS2_ERR_CONFIG (or DHIS2_ERR_NOMEM / DHIS2_ERR_IO)
+ * and writes into err (errlen bytes, always NUL-terminated when
+ * errlen > 0; err may be NULL when errlen is 0) a message naming the file,
+ * line and key, e.g.
  * "/etc/security/pam_dhis2.conf:12: timeout: not a duration: 'ten'"; for
  * an argument the "file" is "argument". err is never given a secret value.
  */

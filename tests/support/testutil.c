@@ -80,9 +80,19 @@ char *tu_fixture_pat_named(const char *username, const char *id)
   return fixture_pat(username, 0, id);
 }
 
+/* What tu_fixture_string() handed out: reachable until the process ends. */
+static char *fixture_strings[256];
+static size_t n_fixture_strings;
+
+__attribute__((destructor)) static void free_fixture_strings(void)
+{
+  for (size_t i = 0; i < n_fixture_strings; i++)
+    free(fixture_strings[i]);
+  n_fixture_strings = 0;
+}
+
 const char *tu_fixture_string(const char *username, const char *key)
 {
-  /* Never freed: a test process is short and uses the strings freely. */
   struct json_object *root;
   struct json_object *u = fixture_user(username, &root);
   struct json_object *v;
@@ -92,6 +102,8 @@ const char *tu_fixture_string(const char *username, const char *key)
     s = strdup(json_object_get_string(v));
   json_object_put(root);
   cr_assert_not_null(s, "fixture user %s has no %s", username, key);
+  cr_assert_lt(n_fixture_strings, 256);
+  fixture_strings[n_fixture_strings++] = s;
   return s;
 }
 

@@ -1,0 +1,267 @@
+/* The auth phase: map the user, check the secret with DHIS2, bind. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <security/pam_ext.h>
+
+#include "dhis2/pat.h"
+#include "dhis2/secret.h"
+#include "module.h"
+
+static double now(void)
+{
+  struct timespec ts;
+
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void free_identity(pam_handle_t *pamh, void *data, int status)
+{
+  (void)pamh;
+  (void)status;
+  dhis2_identity_free(data);
+}
+
+/* Exports DHIS2_USERNAME, DHIS2_USER_ID and DHIS2_URL to the PAM env. */
+int module_export_env(struct module *m, const struct dhis2_identity *id)
+{
+  const char *names[] = {"DHIS2_USERNAME", "DHIS2_USER_ID", "DHIS2_URL"};
+  const char *values[] = {id->username, id->id, m->cfg->url};
+  int rc = PAM_SUCCESS;
+
+  for (size_t i = 0; i < 3 && rc == PAM_SUCCESS; i++) {
+    char *kv = NULL;
+
+    if (values[i] == NULL)
+      continue;
+    if (asprintf(&kv, "%s=%s", names[i], values[i]) < 0)
+      return PAM_BUF_ERR;
+    rc = pam_putenv(m->pamh, kv);
+    free(kv);
+  }
+  return rc;
+}
+
+/* Tells the user why DHIS2 refused, when DHIS2 gave a reason. */
+static void show_reason(struct module *m, enum dhis2_err err)
+{
+  switch (err) {
+  case DHIS2_ERR_LOCKED:
+  case DHIS2_ERR_DISABLED:
+  case DHIS2_ERR_EXPIRED:
+  case DHIS2_ERR_PASSWORD_EXPIRED:
+  case DHIS2_ERR_2FA_ENROL:
+  case DHIS2_ERR_TOKEN_EXPIRED:
+  case DHIS2_ERR_TOKEN_DENIED:
+    conv_error(m, "DHIS2: %s.", dhis2_strerror(err));
+    break;
+  default:
+    break;
+  }
+}
+
+/* Password through /api/auth/login (2.41+), with one follow-up read of
+   /api/me and a logout; Basic on older servers. Which one is remembered in
+   state_dir. */
+static enum dhis2_err check_password(struct module *m, struct dhis2_client *c,
+                                     const char *name, const char *pw,
+                                     struct dhis2_identity **id, int *pam_rc)
+{
+  enum dhis2_err rc;
+  char *cookies = NULL;
+  char *code = NULL;
+  enum dhis2_server_kind kind;
+
+  if (!server_kind_get(m, &kind)) {
+    /* Asked without a credential, so the password is still sent once. */
+    rc = dhis2_api_server_kind(c, &kind);
+    if (rc != DHIS2_OK)
+      return rc;
+    dhis2_debug(&m->log, "server takes passwords by %s",
+                kind == DHIS2_SERVER_LOGIN_API ? "/api/auth/login" : "Basic");
+    server_kind_set(m, kind);
+  }
+  if (kind == DHIS2_SERVER_BASIC_ONLY)
+    return dhis2_api_me(c, DHIS2_AUTH_BASIC, name, pw, id);
+  rc = dhis2_api_login(c, name, pw, NULL, &cookies);
+  if (rc == DHIS2_ERR_UNSUPPORTED) {
+    /* 404/405: nothing was checked, so Basic is still the first attempt
+       for this password, not a second. */
+    server_kind_set(m, DHIS2_SERVER_BASIC_ONLY);
+    return dhis2_api_me(c, DHIS2_AUTH_BASIC, name, pw, id);
+  }
+  if (dhis2_err_class(rc) == DHIS2_CLASS_NEEDS_CODE) {
+    if (m->cfg->twofactor == DHIS2_TWOFACTOR_DENY) {
+      conv_error(m, "DHIS2 asks for a verification code; two-factor "
+                    "sign-in is not allowed here.");
+      return rc;
+    }
+    if (rc == DHIS2_ERR_2FA_CODE_SENT)
+      pam_info(m->pamh, "DHIS2 sent a verification code to your e-mail.");
+    *pam_rc = conv_get_code(m, &code);
+    if (*pam_rc != PAM_SUCCESS)
+      return rc;
+    if (code[0] == '\0') {
+      dhis2_secret_free(code);
+      return DHIS2_ERR_2FA_BAD_CODE;
+    }
+    rc = dhis2_api_login(c, name, pw, code, &cookies);
+    dhis2_secret_free(code);
+  }
+  if (rc != DHIS2_OK)
+    return rc;
+  rc = dhis2_api_me(c, DHIS2_AUTH_SESSION, NULL, cookies, id);
+  dhis2_api_logout(c, cookies);
+  dhis2_secret_free(cookies);
+  return rc;
+}
+
+/* Checks secret for name; *how says what kind of secret it was. */
+static enum dhis2_err check_secret(struct module *m, const char *name,
+                                   const char *secret, const char **how,
+                                   struct dhis2_identity **id, int *pam_rc)
+{
+  enum dhis2_err rc;
+  struct dhis2_client *c = NULL;
+  bool is_pat = dhis2_pat_classify(secret) != DHIS2_PAT_NONE;
+
+  *how = is_pat ? "pat" : "password";
+  if (secret[0] == '\0') {
+    dhis2_debug(&m->log, "empty password: not sent");
+    return DHIS2_ERR_REJECTED;
+  }
+  if (!(m->cfg->methods &
+        (is_pat ? DHIS2_METHOD_PAT : DHIS2_METHOD_PASSWORD))) {
+    dhis2_debug(&m->log, "method %s not enabled: not sent", *how);
+    return DHIS2_ERR_REJECTED;
+  }
+  rc = dhis2_client_new(m->cfg, &m->log, &c);
+  if (rc != DHIS2_OK)
+    return rc;
+  if (is_pat)
+    rc = dhis2_api_me(c, DHIS2_AUTH_APITOKEN, NULL, secret, id);
+  else
+    rc = check_password(m, c, name, secret, id, pam_rc);
+  dhis2_client_free(c);
+  if (rc == DHIS2_OK && strcasecmp((*id)->username, name) != 0) {
+    /* A PAT or session of another user must never log in. */
+    dhis2_log(&m->log, LOG_WARNING,
+              "DHIS2 answered for user %s, not %s: refused", (*id)->username,
+              name);
+    dhis2_identity_free(*id);
+    *id = NULL;
+    rc = DHIS2_ERR_IDENTITY;
+  }
+  return rc;
+}
+
+int module_authenticate(struct module *m)
+{
+  const char *item = NULL;
+  char *user = NULL; /* a copy: PAM_USER changes for a kiosk login */
+  const void *service = NULL;
+  const char *how = "-";
+  const char *outcome;
+  struct user_target t = {0};
+  struct dhis2_identity *id = NULL;
+  enum dhis2_err err = DHIS2_ERR_INTERNAL;
+  char *secret = NULL;
+  char why[128];
+  double t0 = now();
+  int pam_rc = PAM_SUCCESS;
+  int rc;
+
+  pam_get_item(m->pamh, PAM_SERVICE, &service);
+  rc = pam_get_user(m->pamh, &item, NULL);
+  if (rc != PAM_SUCCESS || item == NULL) {
+    rc = rc == PAM_CONV_AGAIN ? PAM_INCOMPLETE : PAM_USER_UNKNOWN;
+    goto out;
+  }
+  if (!dhis2_username_valid(item)) {
+    /* Not logged: it may hold control characters or a typed password. */
+    dhis2_log(&m->log, LOG_NOTICE, "refusing a malformed user name");
+    rc = PAM_USER_UNKNOWN;
+    goto out;
+  }
+  user = strdup(item);
+  if (user == NULL) {
+    rc = PAM_BUF_ERR;
+    goto out;
+  }
+  rc = user_map_resolve(m, user, &t);
+  if (rc != PAM_SUCCESS)
+    goto out;
+  if (!dhis2_username_valid(t.dhis2_name)) {
+    rc = PAM_USER_UNKNOWN;
+    goto out;
+  }
+  if (throttle_tripped(m, t.dhis2_name)) {
+    dhis2_log(&m->log, LOG_NOTICE,
+              "%s: %u rejected passwords within %ld s: not asking DHIS2",
+              t.dhis2_name, m->cfg->failure_limit, m->cfg->failure_window);
+    conv_error(m, "Too many failed attempts; try again later.");
+    rc = PAM_MAXTRIES;
+    goto out;
+  }
+  rc = conv_get_secret(m, &secret);
+  if (rc != PAM_SUCCESS)
+    goto out;
+  err = check_secret(m, t.dhis2_name, secret, &how, &id, &pam_rc);
+  if (pam_rc != PAM_SUCCESS) {
+    rc = pam_rc; /* the conversation failed while asking for a code */
+    goto out;
+  }
+  if (err == DHIS2_ERR_REJECTED || err == DHIS2_ERR_LOCKED) {
+    if (strcmp(how, "password") == 0 && secret[0] != '\0')
+      throttle_fail(m, t.dhis2_name);
+  } else if (err == DHIS2_OK && strcmp(how, "password") == 0) {
+    throttle_reset(m, t.dhis2_name);
+  }
+  show_reason(m, err);
+  rc = dhis2_err_to_pam(err);
+  if (err == DHIS2_ERR_INVAL)
+    rc = PAM_AUTH_ERR;
+  if (rc != PAM_SUCCESS)
+    goto out;
+  /* The auth line may carry the policy too: enforce it here as well, so
+     it holds even where the account phase does not see our data. */
+  if (policy_configured(m->cfg) &&
+      !policy_allows(m->cfg, id, why, sizeof(why))) {
+    conv_error(m, "Access denied: DHIS2 user %s is %s.", id->username, why);
+    rc = PAM_PERM_DENIED;
+    goto out;
+  }
+  rc = module_export_env(m, id);
+  if (rc == PAM_SUCCESS && t.kiosk_user != NULL)
+    rc = pam_set_item(m->pamh, PAM_USER, t.kiosk_user);
+  if (rc == PAM_SUCCESS) {
+    rc = pam_set_data(m->pamh, DHIS2_PAM_IDENTITY, id, free_identity);
+    if (rc == PAM_SUCCESS)
+      id = NULL; /* transferred */
+  }
+out:
+  outcome = rc == PAM_SUCCESS ? "success" : pam_strerror(m->pamh, rc);
+  if (err != DHIS2_OK && err != DHIS2_ERR_INTERNAL)
+    dhis2_log(&m->log, rc == PAM_SUCCESS ? LOG_INFO : LOG_NOTICE,
+              "service=%s user=%s dhis2_user=%s%s%s method=%s: %s (%s) in "
+              "%.3f s",
+              service ? (const char *)service : "-", user ? user : "-",
+              t.dhis2_name ? t.dhis2_name : "-", t.kiosk_user ? " kiosk=" : "",
+              t.kiosk_user ? t.kiosk_user : "", how, outcome,
+              dhis2_strerror(err), now() - t0);
+  else
+    dhis2_log(&m->log, rc == PAM_SUCCESS ? LOG_INFO : LOG_NOTICE,
+              "service=%s user=%s dhis2_user=%s%s%s method=%s: %s in %.3f s",
+              service ? (const char *)service : "-", user ? user : "-",
+              t.dhis2_name ? t.dhis2_name : "-", t.kiosk_user ? " kiosk=" : "",
+              t.kiosk_user ? t.kiosk_user : "", how, outcome, now() - t0);
+  dhis2_identity_free(id);
+  dhis2_secret_free(secret);
+  user_target_clear(&t);
+  free(user);
+  return rc;
+}

@@ -1,0 +1,107 @@
+/* Internal interfaces of pam_dhis2.so between its few source files. */
+#ifndef DHIS2_MODULE_H
+#define DHIS2_MODULE_H
+
+#include <stdbool.h>
+
+#include <security/pam_modules.h>
+
+#include "dhis2/api.h"
+#include "dhis2/config.h"
+#include "dhis2/log.h"
+
+/* The module's entry points are its only exported symbols. */
+#define DHIS2_EXPORT __attribute__((visibility("default")))
+
+/* pam_set_data name of the verified identity (struct dhis2_identity). */
+#define DHIS2_PAM_IDENTITY "pam_dhis2_identity"
+
+/* Everything one entry point needs, on its stack. */
+struct module {
+  pam_handle_t *pamh;
+  struct dhis2_config *cfg;
+  struct dhis2_log log;
+};
+
+/*
+ * Loads the configuration for one call into m (the log goes to pam_syslog
+ * of pamh). Returns a PAM code: PAM_SUCCESS, or PAM_AUTHINFO_UNAVAIL with
+ * the reason logged. Release with module_close().
+ */
+int module_open(struct module *m, pam_handle_t *pamh, int argc,
+                const char **argv);
+void module_close(struct module *m);
+
+/* The auth phase (auth.c): returns the PAM code of pam_sm_authenticate. */
+int module_authenticate(struct module *m);
+
+/* Exports DHIS2_USERNAME, DHIS2_USER_ID and DHIS2_URL (auth.c). */
+int module_export_env(struct module *m, const struct dhis2_identity *id);
+
+/* The one place PAM codes are made from library errors. */
+int dhis2_err_to_pam(enum dhis2_err err);
+
+/* --- user map (usermap.c) --- */
+
+/* How PAM_USER relates to a DHIS2 name. Strings owned by the struct. */
+struct user_target {
+  char *dhis2_name; /* the name to authenticate at DHIS2 */
+  char *kiosk_user; /* set: on success PAM_USER becomes this account */
+};
+
+/*
+ * Resolves pam_user per the user map and min_uid (DESIGN.md section 3).
+ * Returns PAM_SUCCESS and fills t, PAM_USER_UNKNOWN when the user is not
+ * to be authenticated by DHIS2, or PAM_AUTHINFO_UNAVAIL when the map
+ * cannot be read. Release t with user_target_clear().
+ */
+int user_map_resolve(struct module *m, const char *pam_user,
+                     struct user_target *t);
+void user_target_clear(struct user_target *t);
+
+/* --- conversation (conv.c) --- */
+
+/*
+ * Gets the secret for this attempt honouring use_first_pass and
+ * try_first_pass; a prompted secret is also stored as PAM_AUTHTOK for the
+ * modules after us. *out is a copy the caller frees with
+ * dhis2_secret_free(). Returns a PAM code.
+ */
+int conv_get_secret(struct module *m, char **out);
+
+/* Asks for a DHIS2 verification code; *out as above. */
+int conv_get_code(struct module *m, char **out);
+
+/* Shows msg to the user as an error message (best effort). */
+void conv_error(struct module *m, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* --- state in state_dir (state.c) --- */
+
+/*
+ * The local throttle. throttle_tripped() is true when name had
+ * failure_limit rejected passwords within failure_window. Errors reading
+ * the state are logged and count as not tripped only when the state dir
+ * cannot be used at all (never blocks logins on a broken disk).
+ */
+bool throttle_tripped(struct module *m, const char *name);
+void throttle_fail(struct module *m, const char *name);
+void throttle_reset(struct module *m, const char *name);
+
+/* The memo of which kind the server is: false when there is none (or it
+   is older than a day: servers get upgraded). */
+bool server_kind_get(struct module *m, enum dhis2_server_kind *kind);
+void server_kind_set(struct module *m, enum dhis2_server_kind kind);
+
+/* --- account policy (policy.c) --- */
+
+/*
+ * Checks require_group / require_role / require_authority against id.
+ * Returns true when every configured list has a match; otherwise false and
+ * writes which list failed into why (for the user and the log).
+ */
+bool policy_allows(const struct dhis2_config *cfg,
+                   const struct dhis2_identity *id, char *why, size_t whylen);
+bool policy_configured(const struct dhis2_config *cfg);
+
+#endif /* DHIS2_MODULE_H */

@@ -1,0 +1,490 @@
+/* pam_dhis2.so through the real libpam against the emulator: the return
+   code table, bad input, 2FA, kiosk, policy, throttle, environment. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+#include <security/pam_appl.h>
+
+#include "emulator.h"
+#include "pamtest.h"
+#include "testutil.h"
+
+static struct emu *emu;
+static struct pt *pt;
+
+static void start(const char *version)
+{
+  emu = emu_start(version, true);
+  pt = pt_new(emu);
+  /* The local account "nobody" stands for a DHIS2 user in most tests. */
+  pt_write_map(pt, "alice nobody\n");
+  pt_service(pt, NULL);
+}
+
+static void start_242(void)
+{
+  start("2.42");
+}
+
+static void start_240(void)
+{
+  start("2.40");
+}
+
+static void start_237(void)
+{
+  start("2.37");
+}
+
+static void stop(void)
+{
+  pt_free(pt);
+  pt = NULL;
+  emu_stop(emu);
+  emu = NULL;
+}
+
+TestSuite(pam, .init = start_242, .fini = stop, .timeout = 60);
+TestSuite(pam_240, .init = start_240, .fini = stop, .timeout = 60);
+TestSuite(pam_237, .init = start_237, .fini = stop, .timeout = 60);
+
+/* --- success ------------------------------------------------------------ */
+
+Test(pam, password_logs_in_with_login_me_and_logout)
+{
+  struct pt_run r;
+  const char *answers[] = {"Alice-pw-1", NULL};
+
+  pt_run(pt, "nobody", answers, &r);
+  cr_assert_eq(r.auth, PAM_SUCCESS, "%s", r.messages ? r.messages : "");
+  cr_assert_eq(r.acct, PAM_SUCCESS);
+  cr_assert_eq(r.n_prompts, 1);
+  cr_assert_eq(emu_count(emu, "/api/loginConfig"), 1);
+  cr_assert_eq(emu_count(emu, "/api/auth/login"), 1);
+  cr_assert_eq(emu_count(emu, "/api/me"), 1);
+  cr_assert_eq(emu_count(emu, NULL), 4, "probe, login, me and logout");
+  pt_run_clear(&r);
+}
+
+Test(pam, later_password_logins_send_three_requests)
+{
+  cr_assert_eq(pt_auth(pt, "nobody", "Alice-pw-1"), PAM_SUCCESS);
+  emu_reset(emu);
+  cr_assert_eq(pt_auth(pt, "nobody", "Alice-pw-1"), PAM_SUCCESS);
+  cr_assert_eq(emu_count(emu, NULL), 3, "login, me and logout");
+}
+
+Test(pam, session_exports_the_dhis2_identity)
+{
+  struct pt_run r;
+  const char *answers[] = {"Alice-pw-1", NULL};
+
+  pt_run(pt, "nobody", answers, &r);
+  cr_assert_eq(r.session, PAM_SUCCESS);
+  cr_assert_str_eq(r.env_username, "alice");
+  cr_assert_not_null(r.env_user_id);
+  cr_assert_eq(strlen(r.env_user_id), 11);
+  cr_assert_str_eq(r.env_url, emu_url(emu));
+  pt_run_clear(&r);
+}
+
+Test(pam, v1_and_v2_pats_log_in_with_one_request_each)
+{
+  char *v1 = tu_fixture_pat("alice", 0);
+  char *v2 = tu_fixture_pat("alice", 1);
+
+  cr_assert_eq(pt_auth(pt, "nobody", v1), PAM_SUCCESS);
+  cr_assert_eq(emu_count(emu, NULL), 1);
+  cr_assert_eq(pt_auth(pt, "nobody", v2), PAM_SUCCESS);
+  cr_assert_eq(emu_count(emu, NULL), 2);
+  free(v1);
+  free(v2);
+}
+
+Test(pam_240, older_server_uses_basic_and_remembers_it)
+{
+  /* First login: the anonymous probe, then Basic. Then Basic only. */
+  cr_assert_eq(pt_auth(pt, "nobody", "Alice-pw-1"), PAM_SUCCESS);
+  cr_assert_eq(emu_count(emu, "/api/loginConfig"), 1);
+  cr_assert_eq(emu_count(emu, "/api/auth/login"), 0);
+  cr_assert_eq(emu_count(emu, NULL), 2);
+  cr_assert_eq(pt_auth(pt, "nobody", "Alice-pw-1"), PAM_SUCCESS);
+  cr_assert_eq(emu_count(emu, NULL), 3, "asked again");
+}
+
+Test(pam_237, the_237_reply_shape_logs_in)
+{
+  cr_assert_eq(pt_auth(pt, "nobody", "Alice-pw-1"), PAM_SUCCESS);
+}
+
+Test(pam, password_with_colon_and_non_ascii_logs_in)
+{
+  pt_write_map(pt, "uma nobody\n");
+  cr_assert_eq(pt_auth(pt, "nobody", tu_fixture_string("uma", "password")),
+               PAM_SUCCESS);
+}
+
+/* --- rejected ------------------------------------------------------------ */
+
+Test(pam, wrong_password_is_auth_err)
+{
+  cr_assert_eq(pt_auth(pt, "nobody", "wrong"), PAM_AUTH_ERR);
+  cr_assert_eq(emu_count(emu, "/api/auth/login"), 1);
+}
+
+Test(pam, empty_password_is_auth_err_without_a_request)
+{
+  cr_assert_eq(pt_auth(pt, "nobody", ""), PAM_AUTH_ERR);
+  cr_assert_eq(emu_count(emu, NULL), 0);
+}
+
+Test(pam, four_kib_password_is_auth_err)
+{
+  char pw[4097];
+
+  memset(pw, 'p', sizeof(pw) - 1);
+  pw[sizeof(pw) - 1] = '\0';
+  cr_assert_eq(pt_auth(pt, "nobody", pw), PAM_AUTH_ERR);
+}
+
+Test(pam, another_users_pat_never_logs_in)
+{
+  char *bob = tu_fixture_pat("bob", 0);
+
+  cr_assert_eq(pt_auth(pt, "nobody", bob), PAM_AUTH_ERR);
+  free(bob);
+}
+
+Test(pam, expired_pat_is_auth_err_with_the_reason)
+{
+  char *pat = tu_fixture_pat_named("judy", "JudyPatExpd");
+  const char *answers[] = {pat, NULL};
+  struct pt_run r;
+
+  pt_write_map(pt, "judy nobody\n");
+  pt_run(pt, "nobody", answers, &r);
+  cr_assert_eq(r.auth, PAM_AUTH_ERR);
+  cr_assert_not_null(r.messages);
+  cr_assert_not_null(strstr(r.messages, "expired"), "%s", r.messages);
+  pt_run_clear(&r);
+  free(pat);
+}
+
+Test(pam, pat_from_a_disallowed_ip_is_auth_err)
+{
+  char *pat = tu_fixture_pat_named("judy", "JudyPatIpOn");
+
+  pt_write_map(pt, "judy nobody\n");
+  cr_assert_eq(pt_auth(pt, "nobody", pat), PAM_AUTH_ERR);
+  free(pat);
+}
+
+Test(pam, dhis2_reasons_are_shown_to_the_user)
+{
+  const char *users[] = {"erin", "frank", "grace", "heidi", "ivan"};
+  const char *words[] = {"disabled", "locked", "expired", "password", "enrol"};
+
+  for (size_t i = 0; i < 5; i++) {
+    char map[64];
+    const char *answers[] = {tu_fixture_string(users[i], "password"), NULL};
+    struct pt_run r;
+
+    snprintf(map, sizeof(map), "%s nobody\n", users[i]);
+    pt_write_map(pt, map);
+    pt_run(pt, "nobody", answers, &r);
+    cr_assert_eq(r.auth, PAM_AUTH_ERR, "%s", users[i]);
+    cr_assert_not_null(r.messages, "%s: no message", users[i]);
+    cr_assert_not_null(strstr(r.messages, words[i]), "%s: %s", users[i],
+                       r.messages);
+    pt_run_clear(&r);
+  }
+}
+
+/* --- 2FA ----------------------------------------------------------------- */
+
+Test(pam, totp_user_is_asked_for_a_code_and_logs_in)
+{
+  char code[7];
+  struct pt_run r;
+
+  pt_write_map(pt, "carol nobody\n");
+  emu_totp(tu_fixture_string("carol", "secret"), time(NULL), code);
+  {
+    const char *answers[] = {tu_fixture_string("carol", "password"), code,
+                             NULL};
+    pt_run(pt, "nobody", answers, &r);
+  }
+  cr_assert_eq(r.auth, PAM_SUCCESS, "%s", r.messages ? r.messages : "");
+  cr_assert_eq(r.n_prompts, 2);
+  cr_assert_not_null(strstr(r.prompts, "DHIS2 verification code: "));
+  cr_assert_eq(emu_count(emu, "/api/auth/login"), 2);
+  pt_run_clear(&r);
+}
+
+Test(pam, totp_wrong_code_is_auth_err)
+{
+  const char *answers[] = {tu_fixture_string("carol", "password"), "000000",
+                           NULL};
+  struct pt_run r;
+
+  pt_write_map(pt, "carol nobody\n");
+  pt_run(pt, "nobody", answers, &r);
+  cr_assert_eq(r.auth, PAM_AUTH_ERR);
+  pt_run_clear(&r);
+}
+
+Test(pam, twofactor_deny_refuses_without_asking)
+{
+  const char *answers[] = {tu_fixture_string("carol", "password"), NULL};
+  struct pt_run r;
+
+  pt_write_map(pt, "carol nobody\n");
+  pt_service(pt, "twofactor=deny");
+  pt_run(pt, "nobody", answers, &r);
+  cr_assert_eq(r.auth, PAM_AUTH_ERR);
+  cr_assert_eq(r.n_prompts, 1);
+  pt_run_clear(&r);
+}
+
+Test(pam, email_code_user_is_told_and_logs_in)
+{
+  /* The code exists only after the first call: answer the prompt with a
+     conversation that fetches it. Here: two runs, the second with the
+     code the first one caused to be sent. */
+  const char *pw = tu_fixture_string("dave", "password");
+  const char *first[] = {pw, "000000", NULL};
+  struct pt_run r;
+  char *code;
+
+  pt_write_map(pt, "dave nobody\n");
+  pt_run(pt, "nobody", first, &r);
+  cr_assert_eq(r.auth, PAM_AUTH_ERR);
+  cr_assert_not_null(strstr(r.messages, "e-mail"), "%s", r.messages);
+  pt_run_clear(&r);
+  code = emu_email_code(emu, "dave");
+  cr_assert_not_null(code);
+  {
+    const char *second[] = {pw, code, NULL};
+    pt_run(pt, "nobody", second, &r);
+  }
+  /* The first call of the second run sends a new code: DHIS2 replaces
+     it. Whether the old one still counts is DHIS2's business; the module
+     must have shown the prompt and sent what it was given. */
+  cr_assert_eq(r.n_prompts, 2);
+  pt_run_clear(&r);
+  free(code);
+}
+
+/* --- user mapping -------------------------------------------------------- */
+
+Test(pam, unknown_unmapped_user_is_user_unknown_without_a_request)
+{
+  cr_assert_eq(pt_auth(pt, "no-such-user-here", "x"), PAM_USER_UNKNOWN);
+  cr_assert_eq(emu_count(emu, NULL), 0);
+}
+
+Test(pam, local_user_below_min_uid_is_user_unknown)
+{
+  cr_assert_eq(pt_auth(pt, "daemon", "x"), PAM_USER_UNKNOWN);
+  cr_assert_eq(emu_count(emu, NULL), 0);
+}
+
+Test(pam, malformed_user_names_are_refused_without_a_request)
+{
+  char longname[301];
+
+  memset(longname, 'a', sizeof(longname) - 1);
+  longname[sizeof(longname) - 1] = '\0';
+  pt_write_map(pt, "* nobody\n");
+  cr_assert_eq(pt_auth(pt, "al:ice", "x"), PAM_USER_UNKNOWN);
+  cr_assert_eq(pt_auth(pt, "al\001ice", "x"), PAM_USER_UNKNOWN);
+  cr_assert_eq(pt_auth(pt, longname, "x"), PAM_USER_UNKNOWN);
+  cr_assert_eq(emu_count(emu, NULL), 0);
+}
+
+Test(pam, kiosk_line_signs_any_dhis2_user_in_as_the_kiosk_account)
+{
+  struct pt_run r;
+  const char *answers[] = {"Alice-pw-1", NULL};
+
+  pt_write_map(pt, "* nobody\n");
+  pt_run(pt, "alice", answers, &r);
+  cr_assert_eq(r.auth, PAM_SUCCESS, "%s", r.messages ? r.messages : "");
+  cr_assert_str_eq(r.user, "nobody");
+  cr_assert_str_eq(r.env_username, "alice");
+  pt_run_clear(&r);
+}
+
+Test(pam, kiosk_account_itself_cannot_be_a_dhis2_name)
+{
+  pt_write_map(pt, "* nobody\n");
+  cr_assert_eq(pt_auth(pt, "nobody", "Alice-pw-1"), PAM_USER_UNKNOWN);
+}
+
+/* --- account policy ------------------------------------------------------ */
+
+Test(pam, require_group_member_passes_account)
+{
+  struct pt_run r;
+  const char *answers[] = {"Alice-pw-1", NULL};
+
+  pt_service(pt, "require_group=Linux\\ admins");
+  pt_service_raw(pt, "auth required @MOD@ @ARGS@\n"
+                     "account required @MOD@ @ARGS@ "
+                     "require_group=LinuxAdmGrp\n");
+  pt_run(pt, "nobody", answers, &r);
+  cr_assert_eq(r.auth, PAM_SUCCESS);
+  cr_assert_eq(r.acct, PAM_SUCCESS);
+  pt_run_clear(&r);
+}
+
+Test(pam, require_group_non_member_is_perm_denied_with_a_message)
+{
+  struct pt_run r;
+  const char *answers[] = {tu_fixture_string("bob", "password"), NULL};
+
+  pt_write_map(pt, "bob nobody\n");
+  pt_service_raw(pt, "auth required @MOD@ @ARGS@\n"
+                     "account required @MOD@ @ARGS@ "
+                     "require_group=LinuxAdmGrp\n");
+  pt_run(pt, "nobody", answers, &r);
+  cr_assert_eq(r.auth, PAM_SUCCESS);
+  cr_assert_eq(r.acct, PAM_PERM_DENIED);
+  cr_assert_not_null(strstr(r.messages, "group"), "%s", r.messages);
+  pt_run_clear(&r);
+}
+
+Test(pam, account_without_our_identity_is_ignored)
+{
+  pam_handle_t *h = NULL;
+  struct pam_conv conv = {0};
+
+  pt_service_raw(pt, "account required @MOD@ @ARGS@ require_group=x\n"
+                     "account required pam_permit.so\n");
+  cr_assert_eq(
+      pam_start_confdir("dhis2-test", "nobody", &conv, pt_dir(pt), &h),
+      PAM_SUCCESS);
+  cr_assert_eq(pam_acct_mgmt(h, 0), PAM_SUCCESS);
+  pam_end(h, PAM_SUCCESS);
+}
+
+/* --- throttle ------------------------------------------------------------ */
+
+Test(pam, throttle_stops_asking_dhis2_after_failure_limit)
+{
+  for (int i = 0; i < 3; i++)
+    cr_assert_eq(pt_auth(pt, "nobody", "wrong"), PAM_AUTH_ERR);
+  cr_assert_eq(emu_count(emu, "/api/auth/login"), 3);
+  emu_reset(emu);
+  cr_assert_eq(pt_auth(pt, "nobody", "Alice-pw-1"), PAM_MAXTRIES);
+  cr_assert_eq(emu_count(emu, NULL), 0, "a request was sent");
+}
+
+Test(pam, throttle_protects_the_account_from_dhis2_lockout)
+{
+  /* Ten brute-force attempts: DHIS2 locks after four; ours stops at
+     three, so the owner can still log in once the window passes. */
+  for (int i = 0; i < 10; i++)
+    pt_auth(pt, "nobody", "wrong");
+  cr_assert_eq(emu_count(emu, "/api/auth/login"), 3);
+  pt_service(pt, "failure_window=1");
+  sleep(2);
+  cr_assert_eq(pt_auth(pt, "nobody", "Alice-pw-1"), PAM_SUCCESS);
+}
+
+Test(pam, success_resets_the_throttle)
+{
+  for (int i = 0; i < 2; i++)
+    cr_assert_eq(pt_auth(pt, "nobody", "wrong"), PAM_AUTH_ERR);
+  cr_assert_eq(pt_auth(pt, "nobody", "Alice-pw-1"), PAM_SUCCESS);
+  for (int i = 0; i < 2; i++)
+    cr_assert_eq(pt_auth(pt, "nobody", "wrong"), PAM_AUTH_ERR);
+  cr_assert_eq(pt_auth(pt, "nobody", "Alice-pw-1"), PAM_SUCCESS);
+}
+
+/* --- unavailable --------------------------------------------------------- */
+
+static void assert_unavailable(const char *fault)
+{
+  double t0;
+
+  emu_fault(emu, fault);
+  t0 = tu_now();
+  cr_assert_eq(pt_auth(pt, "nobody", "Alice-pw-1"), PAM_AUTHINFO_UNAVAIL, "%s",
+               fault);
+  cr_assert_lt(tu_now() - t0, 3.0, "%s", fault);
+}
+
+Test(pam, server_faults_are_authinfo_unavail)
+{
+  pt_service(pt, "timeout=2");
+  assert_unavailable("{\"mode\":\"status\",\"code\":500}");
+  assert_unavailable("{\"mode\":\"close\"}");
+  assert_unavailable("{\"mode\":\"malformed\"}");
+  assert_unavailable("{\"mode\":\"huge\",\"bytes\":2097152}");
+  assert_unavailable("{\"mode\":\"redirect\"}");
+  assert_unavailable("{\"mode\":\"delay\",\"ms\":5000}");
+  cr_assert_eq(emu_sink_count(emu), 0, "the other host got a request");
+}
+
+Test(pam, server_down_is_authinfo_unavail)
+{
+  pt_service_raw(pt, "auth required @MOD@ @ARGS@ url=https://127.0.0.1:1\n");
+  cr_assert_eq(pt_auth(pt, "nobody", "Alice-pw-1"), PAM_AUTHINFO_UNAVAIL);
+}
+
+Test(pam, faults_do_not_count_toward_the_throttle)
+{
+  emu_fault(emu, "{\"mode\":\"status\",\"code\":503}");
+  for (int i = 0; i < 4; i++)
+    pt_auth(pt, "nobody", "Alice-pw-1");
+  emu_reset(emu);
+  cr_assert_eq(pt_auth(pt, "nobody", "Alice-pw-1"), PAM_SUCCESS);
+}
+
+Test(pam, bad_configuration_is_authinfo_unavail)
+{
+  pt_service(pt, "timeout=soon");
+  cr_assert_eq(pt_auth(pt, "nobody", "Alice-pw-1"), PAM_AUTHINFO_UNAVAIL);
+  cr_assert_eq(emu_count(emu, NULL), 0);
+}
+
+Test(pam, config_file_writable_by_others_is_refused)
+{
+  char conf[512];
+  char raw[1024];
+  FILE *f;
+
+  snprintf(conf, sizeof(conf), "%s/pam_dhis2.conf", pt_dir(pt));
+  f = fopen(conf, "w");
+  cr_assert_not_null(f);
+  fprintf(f, "timeout = 5\n");
+  fclose(f);
+  cr_assert_eq(chmod(conf, 0666), 0);
+  snprintf(raw, sizeof(raw), "auth required @MOD@ conf=%s @ARGS@\n", conf);
+  pt_service_raw(pt, raw);
+  cr_assert_eq(pt_auth(pt, "nobody", "Alice-pw-1"), PAM_AUTHINFO_UNAVAIL);
+  cr_assert_eq(emu_count(emu, NULL), 0);
+}
+
+/* --- use_first_pass ------------------------------------------------------ */
+
+Test(pam, use_first_pass_takes_the_earlier_password_without_a_prompt)
+{
+  struct pt_run r;
+  const char *answers[] = {"Alice-pw-1", NULL};
+
+  pt_service_raw(pt, "auth required @MOD@ @ARGS@ methods=pat\n"
+                     "auth required @MOD@ @ARGS@ use_first_pass\n");
+  /* The first line prompts and refuses a password (PAT only) but hands
+     the password on; the second uses it without asking again. */
+  pt_run(pt, "nobody", answers, &r);
+  cr_assert_eq(r.n_prompts, 1);
+  cr_assert_eq(emu_count(emu, "/api/auth/login"), 1);
+  pt_run_clear(&r);
+}

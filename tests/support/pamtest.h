@@ -1,0 +1,56 @@
+/* Running the module through the real libpam with a scripted conversation. */
+#ifndef DHIS2_PAMTEST_H
+#define DHIS2_PAMTEST_H
+
+#include <stdbool.h>
+
+struct emu;
+
+/* One test's PAM set-up: a temp dir with the service file, state_dir and
+   the user map. */
+struct pt;
+
+/* What one transaction showed. Strings malloc'd, freed by pt_run_clear. */
+struct pt_run {
+  int auth;       /* pam_authenticate */
+  int acct;       /* pam_acct_mgmt, -1 when not reached */
+  int session;    /* pam_open_session, -1 when not reached */
+  char *user;     /* PAM_USER at the end */
+  char *messages; /* every PAM_ERROR_MSG and PAM_TEXT_INFO, '\n'-joined */
+  char *prompts;  /* every prompt shown, '\n'-joined */
+  int n_prompts;
+  char *env_username; /* DHIS2_USERNAME etc. after open_session */
+  char *env_user_id;
+  char *env_url;
+};
+
+/* A set-up for the emulator e; aborts the test on failure. */
+struct pt *pt_new(struct emu *e);
+void pt_free(struct pt *p);
+
+/* The directory (for planting files) and the common module arguments:
+   url, ca_file, state_dir, user_map (once written). */
+const char *pt_dir(const struct pt *p);
+
+/* Writes the user map, 0600. */
+void pt_write_map(struct pt *p, const char *text);
+
+/*
+ * Writes service "dhis2-test": auth, account and session lines of the
+ * module with the common arguments followed by extra (may be NULL). With
+ * raw non-NULL, writes exactly raw instead, after replacing every "@MOD@"
+ * by the module's path and "@ARGS@" by the common arguments.
+ */
+void pt_service(struct pt *p, const char *extra);
+void pt_service_raw(struct pt *p, const char *raw);
+
+/* Runs auth, then account and session when auth succeeded, for user with
+   the NULL-terminated answers to the prompts in order. */
+void pt_run(struct pt *p, const char *user, const char *const *answers,
+            struct pt_run *out);
+void pt_run_clear(struct pt_run *r);
+
+/* pt_run with one answer; returns the auth result. */
+int pt_auth(struct pt *p, const char *user, const char *secret);
+
+#endif /* DHIS2_PAMTEST_H */
