@@ -96,9 +96,8 @@ check: deps
 	@$(MAKE) --no-print-directory check-tests
 
 check-tests: format-check tests
-	@tests/run-tests $(UNIT_BIN) $(PAMTEST_BIN)
-	@tests/valgrind-check $(PAMTEST_BIN)
-	@tests/e2e/run
+	@VALGRIND_TESTS="$(PAMTEST_BIN)" tests/run-tests $(UNIT_BIN) \
+	  $(PAMTEST_BIN)
 
 deps:
 	@packaging/install-deps

@@ -1476,3 +1476,42 @@ Test(config, loopback_refuses_every_other_host)
   cr_expect(!dhis2_url_is_loopback(""));
   cr_expect(!dhis2_url_is_loopback(NULL));
 }
+
+/* The example an administrator copies must load as shipped, and with its
+   commented keys switched on. */
+Test(config, shipped_example_loads_with_and_without_its_comments)
+{
+  const char *top = getenv("DHIS2_SRCDIR");
+  char path[PATH_MAX];
+  char text[8192];
+  char uncommented[8192];
+  struct dhis2_config *cfg = NULL;
+  size_t n = 0;
+  FILE *f;
+
+  snprintf(path, sizeof(path), "%s/packaging/examples/pam_dhis2.conf",
+           top ? top : ".");
+  f = fopen(path, "r");
+  cr_assert_not_null(f, "%s: %s", path, strerror(errno));
+  n = fread(text, 1, sizeof(text) - 1, f);
+  fclose(f);
+  text[n] = '\0';
+  cr_assert_eq(load_text(text, 0, NULL, &cfg), DHIS2_OK, "%s", err);
+  cr_assert_eq(cfg->failure_window, 900);
+  dhis2_config_free(cfg);
+  cfg = NULL;
+
+  /* "#key = value" lines become settings; prose comments stay. */
+  n = 0;
+  for (const char *p = text; *p; p++) {
+    if (*p == '#' && (p == text || p[-1] == '\n') && p[1] != ' ' &&
+        p[1] != '\n')
+      continue;
+    uncommented[n++] = *p;
+  }
+  uncommented[n] = '\0';
+  cr_assert_eq(load_text(uncommented, 0, NULL, &cfg), DHIS2_OK, "%s", err);
+  cr_assert(dhis2_strlist_contains(&cfg->require_group, "linux admins"));
+  cr_assert_not_null(cfg->user_map);
+  dhis2_config_free(cfg);
+}
