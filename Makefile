@@ -82,12 +82,14 @@ $(B)/tests/unit/%: tests/unit/%.c $(SUPPORT) $(LIB)
 	$(CC) $(CFLAGS) -Itests/support -o $@ $< $(SUPPORT) $(LIB) \
 	  $(LDFLAGS) $(CRITERION_LIBS) $(PKG_LIBS) -lpthread
 
-# Through the real libpam, loading the module just built.
+# Through the real libpam, loading the module just built. The tests see what
+# the module logs by interposing glibc's __syslog_chk (tests/support).
 $(B)/tests/pam/%: tests/pam/%.c $(SUPPORT) $(LIB) $(MOD)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests/support \
 	  -DDHIS2_MODULE_PATH='"$(abspath $(MOD))"' -o $@ $< $(SUPPORT) \
-	  $(LIB) $(LDFLAGS) $(CRITERION_LIBS) $(PKG_LIBS) $(PAM_LIBS) -lpthread
+	  $(LIB) $(LDFLAGS) $(CRITERION_LIBS) $(PKG_LIBS) $(PAM_LIBS) -lpthread \
+	  -Wl,--export-dynamic-symbol=__syslog_chk
 
 tests: all $(UNIT_BIN) $(PAMTEST_BIN)
 

@@ -488,3 +488,39 @@ Test(pam, use_first_pass_takes_the_earlier_password_without_a_prompt)
   cr_assert_eq(emu_count(emu, "/api/auth/login"), 1);
   pt_run_clear(&r);
 }
+
+/* --- logs ---------------------------------------------------------------- */
+
+Test(pam, debug_logs_outcomes_but_never_a_secret)
+{
+  char *pat = tu_fixture_pat("alice", 1);
+  const char *carol_pw = tu_fixture_string("carol", "password");
+  char code[7];
+  struct pt_run r;
+
+  pt_service(pt, "debug");
+  cr_assert_eq(pt_auth(pt, "nobody", "Alice-pw-1"), PAM_SUCCESS);
+  cr_assert_eq(pt_auth(pt, "nobody", "Wrong-pw-9"), PAM_AUTH_ERR);
+  cr_assert_eq(pt_auth(pt, "nobody", pat), PAM_SUCCESS);
+  pt_write_map(pt, "carol nobody\n");
+  emu_totp(tu_fixture_string("carol", "secret"), time(NULL), code);
+  {
+    const char *answers[] = {carol_pw, code, NULL};
+    pt_run(pt, "nobody", answers, &r);
+  }
+  cr_assert_eq(r.auth, PAM_SUCCESS);
+  pt_run_clear(&r);
+
+  cr_assert_not_null(strstr(pt_logged(), "method=password: success"), "%s",
+                     pt_logged());
+  cr_assert_not_null(strstr(pt_logged(), "method=pat: success"));
+  cr_assert_not_null(strstr(pt_logged(), "Authentication failure"));
+  cr_assert_null(strstr(pt_logged(), "Alice-pw-1"));
+  cr_assert_null(strstr(pt_logged(), "Wrong-pw-9"));
+  cr_assert_null(strstr(pt_logged(), carol_pw));
+  cr_assert_null(strstr(pt_logged(), code));
+  cr_assert_null(strstr(pt_logged(), pat));
+  cr_assert_null(strstr(pt_logged(), pat + 4), "part of the PAT logged");
+  cr_assert_null(strstr(pt_logged(), "JSESSIONID="), "a session logged");
+  free(pat);
+}

@@ -1,5 +1,7 @@
 /* Running the module through the real libpam with a scripted conversation. */
+#include <stdarg.h>
 #include <stdio.h>
+#include <syslog.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -14,6 +16,38 @@
 #ifndef DHIS2_MODULE_PATH
 #define DHIS2_MODULE_PATH "build/pam_dhis2.so"
 #endif
+
+static void append(char **to, const char *line);
+
+/* Every line the module logged in this process: libpam's pam_vsyslog()
+   formats the line and hands it to glibc's __syslog_chk() (what syslog()
+   becomes with _FORTIFY_SOURCE), which this definition interposes. */
+static char *logged;
+
+__attribute__((visibility("default"))) void __syslog_chk(int prio, int flag,
+                                                         const char *fmt, ...);
+
+void __syslog_chk(int prio, int flag, const char *fmt, ...)
+{
+  char *line = NULL;
+  va_list ap;
+  int n;
+
+  (void)prio;
+  (void)flag;
+  va_start(ap, fmt);
+  n = vasprintf(&line, fmt, ap);
+  va_end(ap);
+  if (n < 0)
+    return;
+  append(&logged, line);
+  free(line);
+}
+
+const char *pt_logged(void)
+{
+  return logged ? logged : "";
+}
 
 struct pt {
   char dir[256];

@@ -53,4 +53,7 @@ void pt_run_clear(struct pt_run *r);
 /* pt_run with one answer; returns the auth result. */
 int pt_auth(struct pt *p, const char *user, const char *secret);
 
+/* Every line the module sent to syslog so far in this test process. */
+const char *pt_logged(void);
+
 #endif /* DHIS2_PAMTEST_H */
