@@ -132,22 +132,22 @@ out:
 
 /* Makes the header line that carries the credential; a secret. */
 static char *auth_header(enum dhis2_auth auth, const char *user,
-                         const char *secret)
+                         const char *cred)
 {
   char *hdr = NULL;
   int n = -1;
 
   switch (auth) {
   case DHIS2_AUTH_BASIC:
-    return basic_header(user, secret);
+    return basic_header(user, cred);
   case DHIS2_AUTH_APITOKEN:
-    n = asprintf(&hdr, "Authorization: ApiToken %s", secret);
+    n = asprintf(&hdr, "Authorization: ApiToken %s", cred);
     break;
   case DHIS2_AUTH_BEARER:
-    n = asprintf(&hdr, "Authorization: Bearer %s", secret);
+    n = asprintf(&hdr, "Authorization: Bearer %s", cred);
     break;
   case DHIS2_AUTH_SESSION:
-    n = asprintf(&hdr, "Cookie: %s", secret);
+    n = asprintf(&hdr, "Cookie: %s", cred);
     break;
   }
   return n < 0 ? NULL : hdr;
@@ -237,6 +237,7 @@ static size_t json_put(char *buf, size_t len, size_t cap, const char *s)
 static char *login_body(const char *user, const char *password,
                         const char *code, size_t *len)
 {
+  static const char pw_key[] = "\",\"password\":\"";
   size_t cap =
       64 + 6 * (strlen(user) + strlen(password) + (code ? strlen(code) : 0));
   char *buf = malloc(cap);
@@ -248,7 +249,7 @@ static char *login_body(const char *user, const char *password,
   n = json_put(buf, n, cap, user);
   if (n == 0 || n + 16 >= cap)
     goto fail;
-  n += (size_t)snprintf(buf + n, cap - n, "\",\"password\":\"");
+  n += (size_t)snprintf(buf + n, cap - n, "%s", pw_key);
   n = json_put(buf, n, cap, password);
   if (n == 0 || n + 24 >= cap)
     goto fail;
