@@ -1,0 +1,504 @@
+/* OAuth2 for terminal users: discovery, PKCE, the loopback receiver. */
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+#include <openssl/evp.h>
+
+#include "dhis2/oauth2.h"
+#include "dhis2/secret.h"
+
+#define LOOPBACK_MAX_REQUEST 8192
+
+void dhis2_oauth2_endpoints_clear(struct dhis2_oauth2_endpoints *ep)
+{
+  free(ep->issuer);
+  free(ep->authorization);
+  free(ep->token);
+  free(ep->jwks);
+  free(ep->revocation);
+  free(ep->device_authorization);
+  free(ep->userinfo);
+  memset(ep, 0, sizeof(*ep));
+}
+
+/* A string member of obj copied out, or NULL. */
+static char *member(struct json_object *obj, const char *name)
+{
+  struct json_object *v;
+
+  if (!json_object_object_get_ex(obj, name, &v) ||
+      !json_object_is_type(v, json_type_string))
+    return NULL;
+  return strdup(json_object_get_string(v));
+}
+
+/* The fixed endpoints of DHIS2's legacy (<= 2.40) authorization server. */
+static enum dhis2_err uaa_endpoints(const struct dhis2_config *cfg,
+                                    struct dhis2_oauth2_endpoints *ep)
+{
+  ep->issuer = strdup(cfg->url);
+  ep->authorization = dhis2_url_join(cfg->url, "/uaa/oauth/authorize");
+  ep->token = dhis2_url_join(cfg->url, "/uaa/oauth/token");
+  if (ep->issuer == NULL || ep->authorization == NULL || ep->token == NULL)
+    return DHIS2_ERR_NOMEM;
+  return DHIS2_OK;
+}
+
+enum dhis2_err dhis2_oauth2_discover(struct dhis2_client *c,
+                                     const struct dhis2_config *cfg,
+                                     struct dhis2_oauth2_endpoints *ep,
+                                     char *why, size_t whylen)
+{
+  enum dhis2_err rc = DHIS2_ERR_NOMEM;
+  bool dhis2 = cfg->oauth2 == DHIS2_OAUTH2_DHIS2;
+  const char *base = dhis2 ? cfg->url : cfg->issuer;
+  struct dhis2_http_resp resp = {0};
+  struct json_tokener *tok = NULL;
+  struct json_object *root = NULL;
+  char *url = NULL;
+
+  memset(ep, 0, sizeof(*ep));
+  if (whylen > 0)
+    why[0] = '\0';
+  if (cfg->oauth2 == DHIS2_OAUTH2_UAA)
+    return uaa_endpoints(cfg, ep);
+  if (base == NULL) {
+    snprintf(why, whylen,
+             "oauth2 = oidc needs issuer = the identity "
+             "provider's URL");
+    return DHIS2_ERR_CONFIG;
+  }
+  url = dhis2_url_join(base, "/.well-known/openid-configuration");
+  if (url == NULL)
+    goto out;
+  {
+    struct dhis2_http_req req = {.method = "GET", .url = url};
+
+    rc = dhis2_http_request(&c->http, &req, &resp, c->log);
+  }
+  if (rc != DHIS2_OK)
+    goto out;
+  rc = DHIS2_ERR_CONFIG;
+  if (resp.status != 200) {
+    if (dhis2)
+      snprintf(why, whylen,
+               "%s answers %ld: DHIS2's OAuth2 server is off; set "
+               "oauth2.server.enabled = on in dhis.conf (DHIS2 2.42+), or "
+               "use oauth2 = uaa for an older server",
+               url, resp.status);
+    else
+      snprintf(why, whylen,
+               "%s answers %ld: no OpenID discovery there; "
+               "check issuer",
+               url, resp.status);
+    goto out;
+  }
+  rc = DHIS2_ERR_NOMEM;
+  tok = json_tokener_new();
+  if (tok == NULL)
+    goto out;
+  rc = DHIS2_ERR_CONFIG;
+  root = json_tokener_parse_ex(tok, resp.body, (int)resp.body_len);
+  if (root == NULL || !json_object_is_type(root, json_type_object)) {
+    snprintf(why, whylen, "%s is not a JSON discovery document", url);
+    goto out;
+  }
+  ep->issuer = member(root, "issuer");
+  ep->authorization = member(root, "authorization_endpoint");
+  ep->token = member(root, "token_endpoint");
+  ep->jwks = member(root, "jwks_uri");
+  ep->revocation = member(root, "revocation_endpoint");
+  ep->device_authorization = member(root, "device_authorization_endpoint");
+  ep->userinfo = member(root, "userinfo_endpoint");
+  if (ep->issuer == NULL || ep->authorization == NULL || ep->token == NULL) {
+    snprintf(why, whylen,
+             "%s lacks issuer, authorization_endpoint or "
+             "token_endpoint",
+             url);
+    goto out;
+  }
+  if (ep->jwks == NULL) {
+    snprintf(why, whylen,
+             "%s has no jwks_uri: id_tokens could not be "
+             "verified",
+             url);
+    goto out;
+  }
+  /* The issuer baked into tokens comes from server.base.url: a mismatch
+     makes every token fail verification later, so say it now. */
+  if (dhis2 && strcmp(ep->issuer, cfg->url) != 0) {
+    snprintf(why, whylen,
+             "the server's issuer is %s, not %s: set "
+             "server.base.url = %s in dhis.conf (or url here to match)",
+             ep->issuer, cfg->url, cfg->url);
+    goto out;
+  }
+  rc = DHIS2_OK;
+out:
+  if (rc != DHIS2_OK)
+    dhis2_oauth2_endpoints_clear(ep);
+  json_object_put(root);
+  if (tok != NULL)
+    json_tokener_free(tok);
+  dhis2_http_resp_clear(&resp);
+  free(url);
+  return rc;
+}
+
+enum dhis2_err dhis2_oauth2_random(char *buf, size_t len)
+{
+  static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                 "abcdefghijklmnopqrstuvwxyz0123456789-._~";
+  unsigned char r[256];
+  size_t n = len - 1;
+
+  if (len == 0 || n > sizeof(r))
+    return DHIS2_ERR_INVAL;
+  if (getrandom(r, n, 0) != (ssize_t)n)
+    return DHIS2_ERR_INTERNAL;
+  /* 66 symbols: the bias of r % 66 is under 1 %, and every string is
+     still far beyond guessing (43 chars carry > 250 bits). */
+  for (size_t i = 0; i < n; i++)
+    buf[i] = alphabet[r[i] % (sizeof(alphabet) - 1)];
+  buf[n] = '\0';
+  dhis2_secret_wipe(r, n);
+  return DHIS2_OK;
+}
+
+enum dhis2_err dhis2_oauth2_pkce_challenge(const char *verifier, char out[44])
+{
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int mdlen = 0;
+  unsigned char b64[48];
+  int n;
+
+  if (EVP_Digest(verifier, strlen(verifier), md, &mdlen, EVP_sha256(), NULL) !=
+          1 ||
+      mdlen != 32)
+    return DHIS2_ERR_INTERNAL;
+  n = EVP_EncodeBlock(b64, md, 32); /* 44 chars, one '=' */
+  for (int i = 0; i < n && i < 43; i++)
+    out[i] = b64[i] == '+' ? '-' : b64[i] == '/' ? '_' : (char)b64[i];
+  out[43] = '\0';
+  return DHIS2_OK;
+}
+
+bool dhis2_oauth2_equal_ct(const char *a, const char *b)
+{
+  size_t la = strlen(a);
+  size_t lb = strlen(b);
+  unsigned char d = la != lb;
+
+  for (size_t i = 0; i < la && i < lb; i++)
+    d |= (unsigned char)(a[i] ^ b[i]);
+  return d == 0;
+}
+
+char *dhis2_oauth2_urlencode(const char *s)
+{
+  static const char hex[] = "0123456789ABCDEF";
+  char *out = malloc(3 * strlen(s) + 1);
+  char *p = out;
+
+  if (out == NULL)
+    return NULL;
+  for (const unsigned char *q = (const unsigned char *)s; *q; q++) {
+    if ((*q >= 'A' && *q <= 'Z') || (*q >= 'a' && *q <= 'z') ||
+        (*q >= '0' && *q <= '9') || *q == '-' || *q == '.' || *q == '_' ||
+        *q == '~') {
+      *p++ = (char)*q;
+    } else {
+      *p++ = '%';
+      *p++ = hex[*q >> 4];
+      *p++ = hex[*q & 15];
+    }
+  }
+  *p = '\0';
+  return out;
+}
+
+static int hexval(char c)
+{
+  if (c >= '0' && c <= '9')
+    return c - '0';
+  if (c >= 'a' && c <= 'f')
+    return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F')
+    return c - 'A' + 10;
+  return -1;
+}
+
+/* Decodes n bytes of a query value ('+' is a space); NULL on bad escapes
+   or an escaped NUL. */
+static char *urldecode(const char *s, size_t n)
+{
+  char *out = malloc(n + 1);
+  size_t o = 0;
+
+  if (out == NULL)
+    return NULL;
+  for (size_t i = 0; i < n; i++) {
+    int hi, lo;
+
+    if (s[i] != '%') {
+      out[o++] = s[i] == '+' ? ' ' : s[i];
+      continue;
+    }
+    hi = i + 2 < n ? hexval(s[i + 1]) : -1;
+    lo = i + 2 < n ? hexval(s[i + 2]) : -1;
+    if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) {
+      dhis2_secret_free_n(out, n + 1);
+      return NULL;
+    }
+    out[o++] = (char)(hi * 16 + lo);
+    i += 2;
+  }
+  out[o] = '\0';
+  return out;
+}
+
+char *dhis2_oauth2_query_get(const char *q, const char *name)
+{
+  size_t nlen = strlen(name);
+
+  while (q != NULL && *q) {
+    size_t len = strcspn(q, "&#");
+
+    if (len > nlen && strncmp(q, name, nlen) == 0 && q[nlen] == '=')
+      return urldecode(q + nlen + 1, len - nlen - 1);
+    q += len;
+    if (*q != '&')
+      break;
+    q++;
+  }
+  return NULL;
+}
+
+/* The redirect's query: state check, error= report, code out. */
+static enum dhis2_err take_code(const char *query, const char *expect_state,
+                                char **code, char *why, size_t whylen)
+{
+  enum dhis2_err rc = DHIS2_ERR_REJECTED;
+  char *state = dhis2_oauth2_query_get(query, "state");
+  char *error = dhis2_oauth2_query_get(query, "error");
+  char *desc = dhis2_oauth2_query_get(query, "error_description");
+
+  if (state == NULL || !dhis2_oauth2_equal_ct(state, expect_state)) {
+    snprintf(why, whylen,
+             "the redirect's state does not match this login "
+             "(a stale or forged redirect)");
+    goto out;
+  }
+  if (error != NULL) {
+    snprintf(why, whylen, "the server refused: %s%s%s", error,
+             desc ? ": " : "", desc ? desc : "");
+    goto out;
+  }
+  *code = dhis2_oauth2_query_get(query, "code");
+  if (*code == NULL || (*code)[0] == '\0') {
+    dhis2_secret_free(*code);
+    *code = NULL;
+    rc = DHIS2_ERR_MALFORMED;
+    snprintf(why, whylen, "the redirect carries no code");
+    goto out;
+  }
+  rc = DHIS2_OK;
+out:
+  free(state);
+  free(error);
+  free(desc);
+  return rc;
+}
+
+enum dhis2_err dhis2_oauth2_parse_redirect(const char *url,
+                                           const char *expect_state,
+                                           char **code, char *why,
+                                           size_t whylen)
+{
+  const char *q = strchr(url, '?');
+
+  *code = NULL;
+  if (whylen > 0)
+    why[0] = '\0';
+  if (q == NULL) {
+    snprintf(why, whylen, "that is not the redirected URL: it has no '?'");
+    return DHIS2_ERR_MALFORMED;
+  }
+  return take_code(q + 1, expect_state, code, why, whylen);
+}
+
+struct dhis2_loopback {
+  int fd;
+};
+
+enum dhis2_err dhis2_loopback_open(unsigned port, unsigned *bound,
+                                   struct dhis2_loopback **out)
+{
+  struct sockaddr_in sa = {.sin_family = AF_INET};
+  socklen_t salen = sizeof(sa);
+  struct dhis2_loopback *lb;
+  int one = 1;
+
+  *out = NULL;
+  if (port > 65535)
+    return DHIS2_ERR_INVAL;
+  lb = calloc(1, sizeof(*lb));
+  if (lb == NULL)
+    return DHIS2_ERR_NOMEM;
+  lb->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sa.sin_port = htons((unsigned short)port);
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (lb->fd < 0 ||
+      setsockopt(lb->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+      bind(lb->fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
+      listen(lb->fd, 4) != 0 ||
+      getsockname(lb->fd, (struct sockaddr *)&sa, &salen) != 0) {
+    int saved = errno;
+
+    dhis2_loopback_free(lb);
+    errno = saved;
+    return DHIS2_ERR_IO;
+  }
+  *bound = ntohs(sa.sin_port);
+  *out = lb;
+  return DHIS2_OK;
+}
+
+void dhis2_loopback_free(struct dhis2_loopback *lb)
+{
+  if (lb == NULL)
+    return;
+  if (lb->fd >= 0)
+    close(lb->fd);
+  free(lb);
+}
+
+static double now_s(void)
+{
+  struct timespec ts;
+
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Waits for fd to be readable until deadline; false on timeout. */
+static bool wait_readable(int fd, double deadline)
+{
+  for (;;) {
+    double left = deadline - now_s();
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    int n;
+
+    if (left <= 0)
+      return false;
+    n = poll(&p, 1, (int)(left * 1000) + 1);
+    if (n > 0)
+      return true;
+    if (n < 0 && errno != EINTR)
+      return false;
+  }
+}
+
+static void respond(int fd, const char *status, const char *text)
+{
+  char page[1024];
+  char head[256];
+  int n = snprintf(page, sizeof(page),
+                   "<!doctype html><meta charset=utf-8><title>dhis2-auth"
+                   "</title><p>%s</p>\n",
+                   text);
+  int h = snprintf(head, sizeof(head),
+                   "HTTP/1.1 %s\r\nContent-Type: text/html; charset=utf-8"
+                   "\r\nContent-Length: %d\r\nConnection: close\r\n"
+                   "Cache-Control: no-store\r\n\r\n",
+                   status, n);
+
+  if (write(fd, head, (size_t)h) < 0 || write(fd, page, (size_t)n) < 0)
+    return; /* the browser went away: nothing to tell it */
+}
+
+enum dhis2_err dhis2_loopback_wait(struct dhis2_loopback *lb,
+                                   const char *expect_state, int timeout,
+                                   char **code, char *why, size_t whylen)
+{
+  enum dhis2_err rc = DHIS2_ERR_TIMEOUT;
+  double deadline = now_s() + timeout;
+  char req[LOOPBACK_MAX_REQUEST + 1];
+  size_t got = 0;
+  char *end;
+  int fd = -1;
+
+  *code = NULL;
+  if (whylen > 0)
+    why[0] = '\0';
+  if (!wait_readable(lb->fd, deadline)) {
+    snprintf(why, whylen, "no browser came back within %d s", timeout);
+    goto out;
+  }
+  fd = accept4(lb->fd, NULL, NULL, SOCK_CLOEXEC);
+  if (fd < 0) {
+    rc = DHIS2_ERR_IO;
+    goto out;
+  }
+  /* The head only, under a cap and the same deadline. */
+  while ((end = memmem(req, got, "\r\n\r\n", 4)) == NULL) {
+    ssize_t n;
+
+    if (got == LOOPBACK_MAX_REQUEST) {
+      rc = DHIS2_ERR_MALFORMED;
+      snprintf(why, whylen,
+               "the request to the loopback port is too "
+               "large");
+      respond(fd, "431 Request Header Fields Too Large", "Too large.");
+      goto out;
+    }
+    if (!wait_readable(fd, deadline)) {
+      snprintf(why, whylen, "the browser did not finish its request");
+      goto out;
+    }
+    n = read(fd, req + got, LOOPBACK_MAX_REQUEST - got);
+    if (n <= 0) {
+      rc = DHIS2_ERR_MALFORMED;
+      snprintf(why, whylen, "the browser closed the connection");
+      goto out;
+    }
+    got += (size_t)n;
+  }
+  *end = '\0';
+  rc = DHIS2_ERR_MALFORMED;
+  if (strncmp(req, "GET /callback?", 14) != 0) {
+    snprintf(why, whylen,
+             "an unexpected request came to the loopback "
+             "port");
+    respond(fd, "404 Not Found", "Not the sign-in redirect.");
+    goto out;
+  }
+  req[14 + strcspn(req + 14, " \r\n")] = '\0';
+  rc = take_code(req + 14, expect_state, code, why, whylen);
+  if (rc == DHIS2_OK)
+    respond(fd, "200 OK",
+            "Signed in to DHIS2. You can close this tab and return to "
+            "the terminal.");
+  else
+    respond(fd, "400 Bad Request",
+            "Sign-in failed; see the terminal for why.");
+out:
+  dhis2_secret_wipe(req, sizeof(req));
+  if (fd >= 0)
+    close(fd);
+  /* One request only: nothing else is ever accepted on this port. */
+  if (lb->fd >= 0) {
+    close(lb->fd);
+    lb->fd = -1;
+  }
+  return rc;
+}

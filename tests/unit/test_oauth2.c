@@ -1,0 +1,352 @@
+/* OAuth2 building blocks: PKCE, state, URL coding, the loopback receiver,
+   pasted redirects, and discovery's preflight messages. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+
+#include "dhis2/oauth2.h"
+#include "dhis2/secret.h"
+#include "emulator.h"
+#include "testutil.h"
+
+/* --- PKCE and randomness ------------------------------------------------ */
+
+/* The expected value was computed independently with Python:
+   base64.urlsafe_b64encode(hashlib.sha256(verifier).digest()), '=' cut. */
+Test(pkce, s256_is_base64url_of_sha256_without_padding)
+{
+  char c[44];
+
+  cr_assert_eq(dhis2_oauth2_pkce_challenge(
+                   "dBjftJeZ4CVP-mJ0O9Rkj4qKiX0X0yQWsLv0oTzxhPk", c),
+               DHIS2_OK);
+  cr_assert_str_eq(c, "PGS2jaB7tKS7lyDAUx59PHuW55bhnAM0DM9Dk5e-PCY");
+}
+
+Test(pkce, random_strings_use_the_verifier_alphabet_and_differ)
+{
+  char a[65], b[65];
+
+  cr_assert_eq(dhis2_oauth2_random(a, sizeof(a)), DHIS2_OK);
+  cr_assert_eq(dhis2_oauth2_random(b, sizeof(b)), DHIS2_OK);
+  cr_assert_eq(strlen(a), 64);
+  cr_assert_eq(strspn(a, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwx"
+                         "yz0123456789-._~"),
+               64);
+  cr_assert_str_neq(a, b);
+}
+
+Test(state, comparison_is_exact)
+{
+  cr_assert(dhis2_oauth2_equal_ct("abc", "abc"));
+  cr_assert_not(dhis2_oauth2_equal_ct("abc", "abd"));
+  cr_assert_not(dhis2_oauth2_equal_ct("abc", "abcd"));
+  cr_assert_not(dhis2_oauth2_equal_ct("", "a"));
+  cr_assert(dhis2_oauth2_equal_ct("", ""));
+}
+
+/* --- URL coding ------------------------------------------------------------
+ */
+
+Test(urlcode, encodes_all_but_unreserved)
+{
+  char *e = dhis2_oauth2_urlencode("a b&c=d/é~._-");
+
+  cr_assert_str_eq(e, "a%20b%26c%3Dd%2F%C3%A9~._-");
+  free(e);
+}
+
+Test(urlcode, query_values_are_found_and_decoded)
+{
+  const char *q = "code=ab%2Fc&state=x+y&empty=&error=access_denied";
+  char *v;
+
+  v = dhis2_oauth2_query_get(q, "code");
+  cr_assert_str_eq(v, "ab/c");
+  free(v);
+  v = dhis2_oauth2_query_get(q, "state");
+  cr_assert_str_eq(v, "x y");
+  free(v);
+  v = dhis2_oauth2_query_get(q, "empty");
+  cr_assert_str_eq(v, "");
+  free(v);
+  cr_assert_null(dhis2_oauth2_query_get(q, "cod"));
+  cr_assert_null(dhis2_oauth2_query_get("code=%zz", "code"));
+  cr_assert_null(dhis2_oauth2_query_get("code=%00", "code"));
+  cr_assert_null(dhis2_oauth2_query_get("code=%4", "code"));
+}
+
+/* --- pasted redirects (--paste) ------------------------------------------ */
+
+Test(paste, code_comes_out_when_state_matches)
+{
+  char why[256];
+  char *code = NULL;
+
+  cr_assert_eq(dhis2_oauth2_parse_redirect(
+                   "http://127.0.0.1:8765/callback?code=c0de&state=S1", "S1",
+                   &code, why, sizeof(why)),
+               DHIS2_OK);
+  cr_assert_str_eq(code, "c0de");
+  dhis2_secret_free(code);
+}
+
+Test(paste, wrong_or_missing_state_is_refused)
+{
+  char why[256];
+  char *code = NULL;
+
+  cr_assert_eq(dhis2_oauth2_parse_redirect(
+                   "http://127.0.0.1:8765/callback?code=c&state=S2", "S1",
+                   &code, why, sizeof(why)),
+               DHIS2_ERR_REJECTED);
+  cr_assert_null(code);
+  cr_assert_not_null(strstr(why, "state"));
+  cr_assert_eq(
+      dhis2_oauth2_parse_redirect("http://127.0.0.1:8765/callback?code=c",
+                                  "S1", &code, why, sizeof(why)),
+      DHIS2_ERR_REJECTED);
+}
+
+Test(paste, error_redirect_is_reported_as_such)
+{
+  char why[256];
+  char *code = NULL;
+
+  cr_assert_eq(dhis2_oauth2_parse_redirect(
+                   "http://127.0.0.1:8765/callback?error=access_denied&"
+                   "error_description=End-User+denied&state=S1",
+                   "S1", &code, why, sizeof(why)),
+               DHIS2_ERR_REJECTED);
+  cr_assert_not_null(strstr(why, "access_denied: End-User denied"), "%s", why);
+}
+
+Test(paste, text_that_is_not_a_redirect_is_malformed)
+{
+  char why[256];
+  char *code = NULL;
+
+  cr_assert_eq(
+      dhis2_oauth2_parse_redirect("c0de", "S1", &code, why, sizeof(why)),
+      DHIS2_ERR_MALFORMED);
+}
+
+/* --- the loopback receiver ---------------------------------------------- */
+
+/* Sends raw to 127.0.0.1:port in a child; returns its pid. The child
+   keeps what the receiver answered in reply (shared by a pipe). */
+static pid_t send_request(unsigned port, const char *raw, int reply_fd)
+{
+  pid_t pid = fork();
+
+  cr_assert_neq(pid, -1);
+  if (pid == 0) {
+    struct sockaddr_in sa = {.sin_family = AF_INET,
+                             .sin_port = htons((unsigned short)port)};
+    char buf[4096];
+    ssize_t n;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0)
+      _exit(2);
+    if (write(fd, raw, strlen(raw)) < 0)
+      _exit(3);
+    while ((n = read(fd, buf, sizeof(buf))) > 0)
+      if (reply_fd >= 0 && write(reply_fd, buf, (size_t)n) < 0)
+        _exit(4);
+    _exit(0);
+  }
+  return pid;
+}
+
+static struct dhis2_loopback *open_any(unsigned *port)
+{
+  struct dhis2_loopback *lb = NULL;
+
+  cr_assert_eq(dhis2_loopback_open(0, port, &lb), DHIS2_OK);
+  cr_assert_gt(*port, 0);
+  return lb;
+}
+
+Test(loopback, one_redirect_gives_the_code_and_a_page_for_the_user)
+{
+  unsigned port;
+  struct dhis2_loopback *lb = open_any(&port);
+  char why[256];
+  char page[4096] = "";
+  char *code = NULL;
+  int p[2];
+  pid_t pid;
+
+  cr_assert_eq(pipe(p), 0);
+  pid = send_request(port,
+                     "GET /callback?code=the-code&state=S1 HTTP/1.1\r\n"
+                     "Host: 127.0.0.1\r\n\r\n",
+                     p[1]);
+  close(p[1]);
+  cr_assert_eq(dhis2_loopback_wait(lb, "S1", 5, &code, why, sizeof(why)),
+               DHIS2_OK, "%s", why);
+  cr_assert_str_eq(code, "the-code");
+  cr_assert_gt(read(p[0], page, sizeof(page) - 1), 0);
+  cr_assert_not_null(strstr(page, "200 OK"));
+  cr_assert_not_null(strstr(page, "return to the terminal"));
+  waitpid(pid, NULL, 0);
+  close(p[0]);
+  dhis2_secret_free(code);
+  dhis2_loopback_free(lb);
+}
+
+Test(loopback, a_second_request_is_refused)
+{
+  unsigned port;
+  struct dhis2_loopback *lb = open_any(&port);
+  char why[256];
+  char *code = NULL;
+  pid_t pid;
+  int status;
+
+  pid =
+      send_request(port, "GET /callback?code=c&state=S1 HTTP/1.1\r\n\r\n", -1);
+  cr_assert_eq(dhis2_loopback_wait(lb, "S1", 5, &code, why, sizeof(why)),
+               DHIS2_OK);
+  waitpid(pid, NULL, 0);
+  /* The port is closed now: a second connection cannot even connect. */
+  pid =
+      send_request(port, "GET /callback?code=d&state=S1 HTTP/1.1\r\n\r\n", -1);
+  waitpid(pid, &status, 0);
+  cr_assert_eq(WEXITSTATUS(status), 2, "a second request was accepted");
+  dhis2_secret_free(code);
+  dhis2_loopback_free(lb);
+}
+
+Test(loopback, wrong_state_is_refused)
+{
+  unsigned port;
+  struct dhis2_loopback *lb = open_any(&port);
+  char why[256];
+  char *code = NULL;
+  pid_t pid;
+
+  pid = send_request(port,
+                     "GET /callback?code=c&state=FORGED HTTP/1.1\r\n\r\n", -1);
+  cr_assert_eq(dhis2_loopback_wait(lb, "S1", 5, &code, why, sizeof(why)),
+               DHIS2_ERR_REJECTED);
+  cr_assert_null(code);
+  waitpid(pid, NULL, 0);
+  dhis2_loopback_free(lb);
+}
+
+Test(loopback, error_redirect_is_reported)
+{
+  unsigned port;
+  struct dhis2_loopback *lb = open_any(&port);
+  char why[256];
+  char *code = NULL;
+  pid_t pid;
+
+  pid = send_request(
+      port, "GET /callback?error=access_denied&state=S1 HTTP/1.1\r\n\r\n", -1);
+  cr_assert_eq(dhis2_loopback_wait(lb, "S1", 5, &code, why, sizeof(why)),
+               DHIS2_ERR_REJECTED);
+  cr_assert_not_null(strstr(why, "access_denied"));
+  waitpid(pid, NULL, 0);
+  dhis2_loopback_free(lb);
+}
+
+Test(loopback, other_paths_are_not_taken_for_the_redirect)
+{
+  unsigned port;
+  struct dhis2_loopback *lb = open_any(&port);
+  char why[256];
+  char *code = NULL;
+  pid_t pid;
+
+  pid = send_request(port, "GET /favicon.ico HTTP/1.1\r\n\r\n", -1);
+  cr_assert_eq(dhis2_loopback_wait(lb, "S1", 5, &code, why, sizeof(why)),
+               DHIS2_ERR_MALFORMED);
+  waitpid(pid, NULL, 0);
+  dhis2_loopback_free(lb);
+}
+
+Test(loopback, oversized_request_is_refused)
+{
+  unsigned port;
+  struct dhis2_loopback *lb = open_any(&port);
+  char why[256];
+  char *code = NULL;
+  char *big = malloc(20000);
+  pid_t pid;
+
+  memcpy(big, "GET /callback?code=", 19);
+  memset(big + 19, 'a', 19980);
+  big[19999] = '\0';
+  pid = send_request(port, big, -1);
+  cr_assert_eq(dhis2_loopback_wait(lb, "S1", 5, &code, why, sizeof(why)),
+               DHIS2_ERR_MALFORMED);
+  cr_assert_not_null(strstr(why, "too large"));
+  waitpid(pid, NULL, 0);
+  free(big);
+  dhis2_loopback_free(lb);
+}
+
+Test(loopback, nobody_coming_back_is_a_timeout)
+{
+  unsigned port;
+  struct dhis2_loopback *lb = open_any(&port);
+  char why[256];
+  char *code = NULL;
+  double t0 = tu_now();
+
+  cr_assert_eq(dhis2_loopback_wait(lb, "S1", 1, &code, why, sizeof(why)),
+               DHIS2_ERR_TIMEOUT);
+  cr_assert_lt(tu_now() - t0, 2.0);
+  dhis2_loopback_free(lb);
+}
+
+Test(loopback, a_taken_port_is_an_io_error)
+{
+  unsigned port, again;
+  struct dhis2_loopback *lb = open_any(&port);
+  struct dhis2_loopback *second = NULL;
+
+  cr_assert_eq(dhis2_loopback_open(port, &again, &second), DHIS2_ERR_IO);
+  cr_assert_null(second);
+  dhis2_loopback_free(lb);
+}
+
+/* --- preflight -------------------------------------------------------- */
+
+Test(preflight, uaa_has_fixed_endpoints_and_needs_no_request)
+{
+  struct dhis2_config cfg = {.url = "https://h/dhis",
+                             .oauth2 = DHIS2_OAUTH2_UAA};
+  struct dhis2_oauth2_endpoints ep;
+  char why[256];
+
+  cr_assert_eq(dhis2_oauth2_discover(NULL, &cfg, &ep, why, sizeof(why)),
+               DHIS2_OK);
+  cr_assert_str_eq(ep.authorization, "https://h/dhis/uaa/oauth/authorize");
+  cr_assert_str_eq(ep.token, "https://h/dhis/uaa/oauth/token");
+  dhis2_oauth2_endpoints_clear(&ep);
+}
+
+Test(preflight, oidc_without_issuer_says_so)
+{
+  struct dhis2_config cfg = {.url = "https://h/dhis",
+                             .oauth2 = DHIS2_OAUTH2_OIDC};
+  struct dhis2_oauth2_endpoints ep;
+  char why[256];
+
+  cr_assert_eq(dhis2_oauth2_discover(NULL, &cfg, &ep, why, sizeof(why)),
+               DHIS2_ERR_CONFIG);
+  cr_assert_not_null(strstr(why, "issuer"));
+}
