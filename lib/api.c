@@ -4,7 +4,6 @@
 #include <string.h>
 
 #include <json-c/json.h>
-#include <openssl/evp.h>
 
 #include "dhis2/api.h"
 #include "dhis2/secret.h"
@@ -100,36 +99,6 @@ static char *me_path(void)
   return path;
 }
 
-/* Makes "Authorization: Basic base64(user:secret)"; a secret. */
-static char *basic_header(const char *user, const char *secret)
-{
-  static const char name[] = "Authorization: Basic ";
-  size_t ulen = strlen(user);
-  size_t slen = strlen(secret);
-  size_t plain_len = ulen + 1 + slen;
-  unsigned char *plain = NULL;
-  char *hdr = NULL;
-
-  if (plain_len > 65536)
-    return NULL;
-  plain = malloc(plain_len);
-  hdr = malloc(sizeof(name) + 4 * ((plain_len + 2) / 3) + 1);
-  if (plain == NULL || hdr == NULL) {
-    free(hdr);
-    hdr = NULL;
-    goto out;
-  }
-  memcpy(plain, user, ulen);
-  plain[ulen] = ':';
-  memcpy(plain + ulen + 1, secret, slen);
-  memcpy(hdr, name, sizeof(name) - 1);
-  EVP_EncodeBlock((unsigned char *)hdr + sizeof(name) - 1, plain,
-                  (int)plain_len);
-out:
-  dhis2_secret_free_n(plain, plain_len);
-  return hdr;
-}
-
 /* Makes the header line that carries the credential; a secret. */
 static char *auth_header(enum dhis2_auth auth, const char *user,
                          const char *cred)
@@ -139,7 +108,7 @@ static char *auth_header(enum dhis2_auth auth, const char *user,
 
   switch (auth) {
   case DHIS2_AUTH_BASIC:
-    return basic_header(user, cred);
+    return dhis2_http_basic_header(user, cred);
   case DHIS2_AUTH_APITOKEN:
     n = asprintf(&hdr, "Authorization: ApiToken %s", cred);
     break;

@@ -38,6 +38,14 @@ const char *dhis2_strerror(enum dhis2_err err)
     return "the DHIS2 account must enrol in two-factor authentication";
   case DHIS2_ERR_2FA_BAD_CODE:
     return "the DHIS2 verification code is wrong";
+  case DHIS2_ERR_BAD_TOKEN:
+    return "the token's signature or claims are not valid";
+  case DHIS2_ERR_UNKNOWN_KEY:
+    return "the token is signed with a key the server does not list";
+  case DHIS2_ERR_PENDING:
+    return "waiting for the user to approve the sign-in";
+  case DHIS2_ERR_SLOW_DOWN:
+    return "the server asks to poll more slowly";
   case DHIS2_ERR_2FA_REQUIRED:
     return "DHIS2 requires a verification code";
   case DHIS2_ERR_2FA_CODE_SENT:
@@ -81,7 +89,12 @@ enum dhis2_err_class dhis2_err_class(enum dhis2_err err)
   case DHIS2_ERR_TOKEN_MALFORMED:
   case DHIS2_ERR_IDENTITY:
   case DHIS2_ERR_2FA_BAD_CODE:
+  case DHIS2_ERR_BAD_TOKEN:
+  case DHIS2_ERR_UNKNOWN_KEY:
     return DHIS2_CLASS_REJECTED;
+  case DHIS2_ERR_PENDING:
+  case DHIS2_ERR_SLOW_DOWN:
+    return DHIS2_CLASS_WAIT;
   case DHIS2_ERR_LOCKED:
   case DHIS2_ERR_DISABLED:
   case DHIS2_ERR_EXPIRED:

@@ -5,6 +5,7 @@
 #include <strings.h>
 
 #include <curl/curl.h>
+#include <openssl/evp.h>
 
 #include "dhis2/config.h"
 #include "dhis2/http.h"
@@ -416,4 +417,33 @@ void dhis2_http_resp_clear(struct dhis2_http_resp *resp)
   free(resp->location);
   free(resp->www_authenticate);
   memset(resp, 0, sizeof(*resp));
+}
+
+char *dhis2_http_basic_header(const char *user, const char *secret)
+{
+  static const char name[] = "Authorization: Basic ";
+  size_t ulen = strlen(user);
+  size_t slen = strlen(secret);
+  size_t plain_len = ulen + 1 + slen;
+  unsigned char *plain = NULL;
+  char *hdr = NULL;
+
+  if (plain_len > 65536)
+    return NULL;
+  plain = malloc(plain_len);
+  hdr = malloc(sizeof(name) + 4 * ((plain_len + 2) / 3) + 1);
+  if (plain == NULL || hdr == NULL) {
+    free(hdr);
+    hdr = NULL;
+    goto out;
+  }
+  memcpy(plain, user, ulen);
+  plain[ulen] = ':';
+  memcpy(plain + ulen + 1, secret, slen);
+  memcpy(hdr, name, sizeof(name) - 1);
+  EVP_EncodeBlock((unsigned char *)hdr + sizeof(name) - 1, plain,
+                  (int)plain_len);
+out:
+  dhis2_secret_free_n(plain, plain_len);
+  return hdr;
 }

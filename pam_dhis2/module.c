@@ -60,6 +60,7 @@ int dhis2_err_to_pam(enum dhis2_err err)
     return PAM_SUCCESS;
   case DHIS2_CLASS_LOCAL:
   case DHIS2_CLASS_UNAVAILABLE:
+  case DHIS2_CLASS_WAIT:
     break;
   }
   return PAM_AUTHINFO_UNAVAIL;

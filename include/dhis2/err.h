@@ -30,10 +30,16 @@ enum dhis2_err {
   DHIS2_ERR_IDENTITY,         /* DHIS2 accepted, but for another user */
   DHIS2_ERR_2FA_ENROL,        /* user must enrol in 2FA first */
   DHIS2_ERR_2FA_BAD_CODE,     /* the verification code was wrong */
+  DHIS2_ERR_BAD_TOKEN,        /* a JWT's signature or claims are wrong */
+  DHIS2_ERR_UNKNOWN_KEY,      /* a JWT's kid is not in the JWKS: refetch */
 
   /* DHIS2 wants a verification code: ask the user and call again. */
   DHIS2_ERR_2FA_REQUIRED,  /* TOTP code needed */
   DHIS2_ERR_2FA_CODE_SENT, /* an e-mail code was sent */
+
+  /* An OAuth2 device flow is still waiting for the user. */
+  DHIS2_ERR_PENDING,   /* authorization_pending: poll again */
+  DHIS2_ERR_SLOW_DOWN, /* slow_down: poll again, 5 s more apart */
 
   /* DHIS2 could not be asked, or its answer cannot be used. */
   DHIS2_ERR_CONNECT,     /* name resolution or connection failed */
@@ -54,6 +60,7 @@ enum dhis2_err_class {
   DHIS2_CLASS_REJECTED,    /* DHIS2 decided: the credential does not log in */
   DHIS2_CLASS_ACCOUNT,     /* DHIS2 decided: the account cannot log in now */
   DHIS2_CLASS_NEEDS_CODE,  /* ask for a verification code, then retry */
+  DHIS2_CLASS_WAIT,        /* the user has not finished elsewhere yet */
   DHIS2_CLASS_UNAVAILABLE, /* no decision could be had from DHIS2 */
 };
 

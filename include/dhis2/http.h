@@ -93,4 +93,11 @@ char *dhis2_url_join(const char *base, const char *path);
  */
 enum dhis2_err dhis2_http_check_url(const char *url, bool allow_http);
 
+/*
+ * Makes the header line "Authorization: Basic base64(user:pass)", a secret
+ * the caller frees with dhis2_secret_free(); NULL when out of memory or
+ * the pair exceeds 64 KiB. user must not contain ':'.
+ */
+char *dhis2_http_basic_header(const char *user, const char *pass);
+
 #endif /* DHIS2_HTTP_H */
