@@ -41,6 +41,27 @@ static char *member(struct json_object *obj, const char *name)
   return strdup(json_object_get_string(v));
 }
 
+/* True when the discovery document lists client_secret_post and not
+   client_secret_basic (absent means basic, RFC 8414's default). */
+static bool secret_post_only(struct json_object *root)
+{
+  struct json_object *list;
+  bool basic = false;
+  bool post = false;
+
+  if (!json_object_object_get_ex(root, "token_endpoint_auth_methods_supported",
+                                 &list) ||
+      !json_object_is_type(list, json_type_array))
+    return false;
+  for (size_t i = 0; i < json_object_array_length(list); i++) {
+    const char *m = json_object_get_string(json_object_array_get_idx(list, i));
+
+    basic = basic || (m && strcmp(m, "client_secret_basic") == 0);
+    post = post || (m && strcmp(m, "client_secret_post") == 0);
+  }
+  return post && !basic;
+}
+
 /* The fixed endpoints of DHIS2's legacy (<= 2.40) authorization server. */
 static enum dhis2_err uaa_endpoints(const struct dhis2_config *cfg,
                                     struct dhis2_oauth2_endpoints *ep)
@@ -119,6 +140,7 @@ enum dhis2_err dhis2_oauth2_discover(struct dhis2_client *c,
   ep->revocation = member(root, "revocation_endpoint");
   ep->device_authorization = member(root, "device_authorization_endpoint");
   ep->userinfo = member(root, "userinfo_endpoint");
+  ep->secret_post = secret_post_only(root);
   if (ep->issuer == NULL || ep->authorization == NULL || ep->token == NULL) {
     snprintf(why, whylen,
              "%s lacks issuer, authorization_endpoint or "
@@ -500,5 +522,399 @@ out:
     close(lb->fd);
     lb->fd = -1;
   }
+  return rc;
+}
+
+void dhis2_tokens_clear(struct dhis2_tokens *t)
+{
+  dhis2_secret_free(t->access_token);
+  dhis2_secret_free(t->refresh_token);
+  dhis2_secret_free(t->id_token);
+  free(t->token_type);
+  free(t->scope);
+  memset(t, 0, sizeof(*t));
+}
+
+void dhis2_device_clear(struct dhis2_device *d)
+{
+  dhis2_secret_free(d->device_code);
+  free(d->user_code);
+  free(d->verification_uri);
+  free(d->verification_uri_complete);
+  memset(d, 0, sizeof(*d));
+}
+
+/* "a=b&c=d..." from pairs (names plain, values encoded here); NULL ends.
+   A secret: the caller frees it with dhis2_secret_free(). */
+static char *form_of(const char *const *pairs)
+{
+  size_t cap = 1;
+  char *out;
+  size_t n = 0;
+
+  for (size_t i = 0; pairs[i] != NULL; i += 2)
+    if (pairs[i + 1] != NULL)
+      cap += strlen(pairs[i]) + 2 + 3 * strlen(pairs[i + 1]);
+  out = malloc(cap);
+  if (out == NULL)
+    return NULL;
+  out[0] = '\0';
+  for (size_t i = 0; pairs[i] != NULL; i += 2) {
+    char *v;
+
+    if (pairs[i + 1] == NULL)
+      continue;
+    v = dhis2_oauth2_urlencode(pairs[i + 1]);
+    if (v == NULL) {
+      dhis2_secret_free_n(out, cap);
+      return NULL;
+    }
+    n += (size_t)snprintf(out + n, cap - n, "%s%s=%s", n ? "&" : "", pairs[i],
+                          v);
+    dhis2_secret_free(v);
+  }
+  return out;
+}
+
+char *dhis2_oauth2_authorize_url(const struct dhis2_oauth2_endpoints *ep,
+                                 const struct dhis2_config *cfg,
+                                 const char *redirect_uri, const char *state,
+                                 const char *nonce, const char *verifier)
+{
+  char challenge[44];
+  char *query = NULL;
+  char *url = NULL;
+
+  if (ep->authorization == NULL || cfg->client_id == NULL ||
+      dhis2_oauth2_pkce_challenge(verifier, challenge) != DHIS2_OK)
+    return NULL;
+  {
+    const char *pairs[] = {"response_type",
+                           "code",
+                           "client_id",
+                           cfg->client_id,
+                           "redirect_uri",
+                           redirect_uri,
+                           "scope",
+                           cfg->scope,
+                           "state",
+                           state,
+                           "nonce",
+                           nonce,
+                           "code_challenge",
+                           challenge,
+                           "code_challenge_method",
+                           "S256",
+                           NULL};
+
+    query = form_of(pairs);
+  }
+  if (query != NULL &&
+      asprintf(&url, "%s%c%s", ep->authorization,
+               strchr(ep->authorization, '?') ? '&' : '?', query) < 0)
+    url = NULL;
+  free(query);
+  return url;
+}
+
+/* Maps an OAuth2 error reply ({"error": ...}) to our error. */
+static enum dhis2_err token_error(const char *error, const char *desc,
+                                  long status, char *why, size_t whylen)
+{
+  if (error == NULL) {
+    snprintf(why, whylen, "the token endpoint answered %ld", status);
+    return status >= 500 ? DHIS2_ERR_SERVER : DHIS2_ERR_HTTP;
+  }
+  snprintf(why, whylen, "%s%s%s", error, desc ? ": " : "", desc ? desc : "");
+  if (strcmp(error, "authorization_pending") == 0)
+    return DHIS2_ERR_PENDING;
+  if (strcmp(error, "slow_down") == 0)
+    return DHIS2_ERR_SLOW_DOWN;
+  if (strcmp(error, "expired_token") == 0)
+    return DHIS2_ERR_TOKEN_EXPIRED;
+  if (strcmp(error, "invalid_client") == 0 ||
+      strcmp(error, "unauthorized_client") == 0 ||
+      strcmp(error, "unsupported_grant_type") == 0 ||
+      strcmp(error, "invalid_scope") == 0)
+    return DHIS2_ERR_CONFIG;
+  return DHIS2_ERR_REJECTED; /* invalid_grant, access_denied, ... */
+}
+
+/* Copies a string member out as a secret. */
+static char *secret_member(struct json_object *obj, const char *name)
+{
+  struct json_object *v;
+
+  if (!json_object_object_get_ex(obj, name, &v) ||
+      !json_object_is_type(v, json_type_string))
+    return NULL;
+  return dhis2_secret_dup(json_object_get_string(v));
+}
+
+static long long_member(struct json_object *obj, const char *name, long def)
+{
+  struct json_object *v;
+
+  if (!json_object_object_get_ex(obj, name, &v) ||
+      !(json_object_is_type(v, json_type_int) ||
+        json_object_is_type(v, json_type_string)))
+    return def;
+  return (long)json_object_get_int64(v);
+}
+
+/* POSTs form to endpoint with the client's authentication; on a 2xx the
+   parsed JSON object is handed over in *root. */
+static enum dhis2_err post_form(struct dhis2_client *c,
+                                const struct dhis2_config *cfg,
+                                const char *endpoint, bool post,
+                                const char *form, struct json_object **root,
+                                char *why, size_t whylen)
+{
+  enum dhis2_err rc = DHIS2_ERR_NOMEM;
+  bool basic =
+      cfg->client_secret != NULL && (cfg->oauth2 == DHIS2_OAUTH2_UAA || !post);
+  struct dhis2_http_resp resp = {0};
+  struct json_tokener *tok = NULL;
+  struct json_object *obj = NULL;
+  char *hdr = NULL;
+  char *body = NULL;
+  char *id = NULL;
+  char *sec = NULL;
+
+  *root = NULL;
+  if (whylen > 0)
+    why[0] = '\0';
+  if (cfg->client_id == NULL) {
+    snprintf(why, whylen, "client_id is not configured");
+    return DHIS2_ERR_CONFIG;
+  }
+  if (basic) {
+    /* RFC 6749 2.3.1: both parts form-encoded before Basic. */
+    id = dhis2_oauth2_urlencode(cfg->client_id);
+    sec = dhis2_oauth2_urlencode(cfg->client_secret);
+    hdr = id && sec ? dhis2_http_basic_header(id, sec) : NULL;
+    body = hdr ? strdup(form) : NULL;
+  } else {
+    const char *pairs[] = {"client_id", cfg->client_id, "client_secret",
+                           cfg->client_secret, NULL};
+    char *auth = form_of(pairs);
+
+    if (auth != NULL && asprintf(&body, "%s&%s", form, auth) < 0)
+      body = NULL;
+    dhis2_secret_free(auth);
+  }
+  if (body == NULL)
+    goto out;
+  {
+    const char *headers[] = {hdr, NULL};
+    struct dhis2_http_req req = {.method = "POST",
+                                 .url = endpoint,
+                                 .headers = hdr ? headers : NULL,
+                                 .body = body,
+                                 .body_len = strlen(body),
+                                 .content_type =
+                                     "application/x-www-form-urlencoded"};
+
+    rc = dhis2_http_request(&c->http, &req, &resp, c->log);
+  }
+  if (rc != DHIS2_OK)
+    goto out;
+  if (resp.status >= 300 && resp.status < 400) {
+    rc = DHIS2_ERR_REDIRECT;
+    goto out;
+  }
+  rc = DHIS2_ERR_NOMEM;
+  tok = json_tokener_new();
+  if (tok == NULL)
+    goto out;
+  obj = json_tokener_parse_ex(tok, resp.body, (int)resp.body_len);
+  if (obj != NULL && !json_object_is_type(obj, json_type_object)) {
+    json_object_put(obj);
+    obj = NULL;
+  }
+  if (resp.status < 200 || resp.status >= 300) {
+    char *error = obj ? member(obj, "error") : NULL;
+    char *desc = obj ? member(obj, "error_description") : NULL;
+
+    rc = token_error(error, desc, resp.status, why, whylen);
+    free(error);
+    free(desc);
+    goto out;
+  }
+  rc = DHIS2_ERR_MALFORMED;
+  if (obj == NULL) {
+    snprintf(why, whylen, "the token endpoint's reply is not JSON");
+    goto out;
+  }
+  *root = obj;
+  obj = NULL; /* transferred */
+  rc = DHIS2_OK;
+out:
+  json_object_put(obj);
+  if (tok != NULL)
+    json_tokener_free(tok);
+  dhis2_http_resp_clear(&resp);
+  dhis2_secret_free(hdr);
+  dhis2_secret_free(body);
+  dhis2_secret_free(id);
+  dhis2_secret_free(sec);
+  return rc;
+}
+
+enum dhis2_err dhis2_oauth2_token(struct dhis2_client *c,
+                                  const struct dhis2_config *cfg,
+                                  const char *endpoint, bool post,
+                                  const char *form, struct dhis2_tokens *out,
+                                  char *why, size_t whylen)
+{
+  struct json_object *root = NULL;
+  enum dhis2_err rc;
+
+  memset(out, 0, sizeof(*out));
+  rc = post_form(c, cfg, endpoint, post, form, &root, why, whylen);
+  if (rc != DHIS2_OK)
+    return rc;
+  out->access_token = secret_member(root, "access_token");
+  out->refresh_token = secret_member(root, "refresh_token");
+  out->id_token = secret_member(root, "id_token");
+  out->token_type = member(root, "token_type");
+  out->scope = member(root, "scope");
+  out->expires_in = long_member(root, "expires_in", 0);
+  json_object_put(root);
+  if (out->access_token == NULL) {
+    dhis2_tokens_clear(out);
+    snprintf(why, whylen, "the token endpoint's reply has no access_token");
+    return DHIS2_ERR_MALFORMED;
+  }
+  return DHIS2_OK;
+}
+
+enum dhis2_err
+dhis2_oauth2_exchange(struct dhis2_client *c, const struct dhis2_config *cfg,
+                      const struct dhis2_oauth2_endpoints *ep,
+                      const char *code, const char *redirect_uri,
+                      const char *verifier, struct dhis2_tokens *out,
+                      char *why, size_t whylen)
+{
+  const char *pairs[] = {
+      "grant_type", "authorization_code", "code",   code, "redirect_uri",
+      redirect_uri, "code_verifier",      verifier, NULL};
+  char *form = form_of(pairs);
+  enum dhis2_err rc;
+
+  memset(out, 0, sizeof(*out));
+  if (form == NULL)
+    return DHIS2_ERR_NOMEM;
+  rc = dhis2_oauth2_token(c, cfg, ep->token, ep->secret_post, form, out, why,
+                          whylen);
+  dhis2_secret_free(form);
+  return rc;
+}
+
+enum dhis2_err dhis2_oauth2_refresh(struct dhis2_client *c,
+                                    const struct dhis2_config *cfg,
+                                    const struct dhis2_oauth2_endpoints *ep,
+                                    const char *refresh_token,
+                                    struct dhis2_tokens *out, char *why,
+                                    size_t whylen)
+{
+  const char *pairs[] = {"grant_type", "refresh_token", "refresh_token",
+                         refresh_token, NULL};
+  char *form = form_of(pairs);
+  enum dhis2_err rc;
+
+  memset(out, 0, sizeof(*out));
+  if (form == NULL)
+    return DHIS2_ERR_NOMEM;
+  rc = dhis2_oauth2_token(c, cfg, ep->token, ep->secret_post, form, out, why,
+                          whylen);
+  dhis2_secret_free(form);
+  return rc;
+}
+
+enum dhis2_err dhis2_oauth2_revoke(struct dhis2_client *c,
+                                   const struct dhis2_config *cfg,
+                                   const struct dhis2_oauth2_endpoints *ep,
+                                   const char *token, const char *hint)
+{
+  const char *pairs[] = {"token", token, "token_type_hint", hint, NULL};
+  struct json_object *root = NULL;
+  char why[256];
+  char *form;
+  enum dhis2_err rc;
+
+  if (ep->revocation == NULL)
+    return DHIS2_ERR_UNSUPPORTED;
+  form = form_of(pairs);
+  if (form == NULL)
+    return DHIS2_ERR_NOMEM;
+  rc = post_form(c, cfg, ep->revocation, false, form, &root, why, sizeof(why));
+  /* RFC 7009: 200 with an empty body is the answer; not JSON is fine. */
+  if (rc == DHIS2_ERR_MALFORMED)
+    rc = DHIS2_OK;
+  json_object_put(root);
+  dhis2_secret_free(form);
+  return rc;
+}
+
+enum dhis2_err
+dhis2_oauth2_device_start(struct dhis2_client *c,
+                          const struct dhis2_config *cfg,
+                          const struct dhis2_oauth2_endpoints *ep,
+                          struct dhis2_device *out, char *why, size_t whylen)
+{
+  const char *pairs[] = {"scope", cfg->scope, NULL};
+  struct json_object *root = NULL;
+  char *form;
+  enum dhis2_err rc;
+
+  memset(out, 0, sizeof(*out));
+  if (ep->device_authorization == NULL) {
+    snprintf(why, whylen, "the server offers no device authorization");
+    return DHIS2_ERR_UNSUPPORTED;
+  }
+  form = form_of(pairs);
+  if (form == NULL)
+    return DHIS2_ERR_NOMEM;
+  rc = post_form(c, cfg, ep->device_authorization, ep->secret_post, form,
+                 &root, why, whylen);
+  dhis2_secret_free(form);
+  if (rc != DHIS2_OK)
+    return rc;
+  out->device_code = secret_member(root, "device_code");
+  out->user_code = member(root, "user_code");
+  out->verification_uri = member(root, "verification_uri");
+  out->verification_uri_complete = member(root, "verification_uri_complete");
+  out->expires_in = long_member(root, "expires_in", 0);
+  out->interval = long_member(root, "interval", 5);
+  json_object_put(root);
+  if (out->device_code == NULL || out->user_code == NULL ||
+      out->verification_uri == NULL || out->expires_in <= 0) {
+    dhis2_device_clear(out);
+    snprintf(why, whylen, "the device authorization reply is incomplete");
+    return DHIS2_ERR_MALFORMED;
+  }
+  if (out->interval <= 0)
+    out->interval = 5;
+  return DHIS2_OK;
+}
+
+enum dhis2_err dhis2_oauth2_device_poll(
+    struct dhis2_client *c, const struct dhis2_config *cfg,
+    const struct dhis2_oauth2_endpoints *ep, const struct dhis2_device *d,
+    struct dhis2_tokens *out, char *why, size_t whylen)
+{
+  const char *pairs[] = {"grant_type",
+                         "urn:ietf:params:oauth:grant-type:device_code",
+                         "device_code", d->device_code, NULL};
+  char *form = form_of(pairs);
+  enum dhis2_err rc;
+
+  memset(out, 0, sizeof(*out));
+  if (form == NULL)
+    return DHIS2_ERR_NOMEM;
+  rc = dhis2_oauth2_token(c, cfg, ep->token, ep->secret_post, form, out, why,
+                          whylen);
+  dhis2_secret_free(form);
   return rc;
 }

@@ -19,6 +19,9 @@ struct dhis2_oauth2_endpoints {
   char *revocation;
   char *device_authorization;
   char *userinfo;
+  /* The server takes client secrets only in the form body
+     (token_endpoint_auth_methods_supported lacks client_secret_basic). */
+  bool secret_post;
 };
 
 void dhis2_oauth2_endpoints_clear(struct dhis2_oauth2_endpoints *ep);
@@ -103,5 +106,101 @@ enum dhis2_err dhis2_oauth2_parse_redirect(const char *url,
                                            const char *expect_state,
                                            char **code, char *why,
                                            size_t whylen);
+
+/* A token endpoint's answer. Strings owned; tokens are secrets. */
+struct dhis2_tokens {
+  char *access_token;
+  char *refresh_token;
+  char *id_token;
+  char *token_type;
+  char *scope;
+  long expires_in; /* seconds, 0 when the server did not say */
+};
+
+/* Wipes and frees what t owns, and zeroes it. */
+void dhis2_tokens_clear(struct dhis2_tokens *t);
+
+/*
+ * The authorization URL for the code flow with PKCE S256: endpoint plus
+ * response_type=code, client_id, redirect_uri, scope, state, nonce (when
+ * not NULL) and the challenge of verifier. Returns a malloc'd URL or NULL.
+ */
+char *dhis2_oauth2_authorize_url(const struct dhis2_oauth2_endpoints *ep,
+                                 const struct dhis2_config *cfg,
+                                 const char *redirect_uri, const char *state,
+                                 const char *nonce, const char *verifier);
+
+/*
+ * POSTs a grant to the token endpoint: form is the grant's own fields
+ * ("grant_type=...&..." already URL-encoded, a secret); the client is
+ * authenticated per cfg: client_secret set -> HTTP Basic
+ * (client_secret_basic), or with post in the form (client_secret_post);
+ * no secret -> client_id in the form (a public client). Fills *out (zeroed on
+ * entry). Errors: DHIS2_ERR_REJECTED for invalid_grant and access_denied,
+ * DHIS2_ERR_PENDING / DHIS2_ERR_SLOW_DOWN for a device poll,
+ * DHIS2_ERR_TOKEN_EXPIRED for expired_token, DHIS2_ERR_CONFIG for
+ * invalid_client / unauthorized_client (why says so), transport errors as
+ * dhis2_http_request(), DHIS2_ERR_MALFORMED for a reply without
+ * access_token.
+ */
+enum dhis2_err dhis2_oauth2_token(struct dhis2_client *c,
+                                  const struct dhis2_config *cfg,
+                                  const char *endpoint, bool post,
+                                  const char *form, struct dhis2_tokens *out,
+                                  char *why, size_t whylen);
+
+/* The code exchange: grant_type=authorization_code with code, redirect_uri
+   and code_verifier. As dhis2_oauth2_token(). */
+enum dhis2_err
+dhis2_oauth2_exchange(struct dhis2_client *c, const struct dhis2_config *cfg,
+                      const struct dhis2_oauth2_endpoints *ep,
+                      const char *code, const char *redirect_uri,
+                      const char *verifier, struct dhis2_tokens *out,
+                      char *why, size_t whylen);
+
+/* grant_type=refresh_token. As dhis2_oauth2_token(). */
+enum dhis2_err dhis2_oauth2_refresh(struct dhis2_client *c,
+                                    const struct dhis2_config *cfg,
+                                    const struct dhis2_oauth2_endpoints *ep,
+                                    const char *refresh_token,
+                                    struct dhis2_tokens *out, char *why,
+                                    size_t whylen);
+
+/*
+ * RFC 7009 revocation of token (hint "refresh_token" or "access_token").
+ * DHIS2_ERR_UNSUPPORTED when the server has no revocation endpoint.
+ */
+enum dhis2_err dhis2_oauth2_revoke(struct dhis2_client *c,
+                                   const struct dhis2_config *cfg,
+                                   const struct dhis2_oauth2_endpoints *ep,
+                                   const char *token, const char *hint);
+
+/* An RFC 8628 device authorization. Strings owned; device_code secret. */
+struct dhis2_device {
+  char *device_code;
+  char *user_code;
+  char *verification_uri;
+  char *verification_uri_complete; /* may be NULL */
+  long expires_in;                 /* seconds */
+  long interval;                   /* seconds, 5 when not given */
+};
+
+void dhis2_device_clear(struct dhis2_device *d);
+
+/* Starts a device flow at ep->device_authorization (DHIS2_ERR_UNSUPPORTED
+   when there is none). Fills *out (zeroed on entry). */
+enum dhis2_err
+dhis2_oauth2_device_start(struct dhis2_client *c,
+                          const struct dhis2_config *cfg,
+                          const struct dhis2_oauth2_endpoints *ep,
+                          struct dhis2_device *out, char *why, size_t whylen);
+
+/* One poll of the token endpoint for d: DHIS2_OK with *out, or
+   DHIS2_ERR_PENDING, DHIS2_ERR_SLOW_DOWN, DHIS2_ERR_REJECTED (denied),
+   DHIS2_ERR_TOKEN_EXPIRED (the code expired), as dhis2_oauth2_token(). */
+enum dhis2_err dhis2_oauth2_device_poll(
+    struct dhis2_client *c, const struct dhis2_config *cfg,
+    const struct dhis2_oauth2_endpoints *ep, const struct dhis2_device *d,
+    struct dhis2_tokens *out, char *why, size_t whylen);
 
 #endif /* DHIS2_OAUTH2_H */

@@ -350,3 +350,43 @@ Test(preflight, oidc_without_issuer_says_so)
                DHIS2_ERR_CONFIG);
   cr_assert_not_null(strstr(why, "issuer"));
 }
+
+/* --- the authorization URL ---------------------------------------------- */
+
+Test(authorize, url_carries_pkce_state_nonce_and_encoded_redirect)
+{
+  struct dhis2_oauth2_endpoints ep = {.authorization =
+                                          "https://h/dhis/oauth2/authorize"};
+  struct dhis2_config cfg = {.client_id = "dhis2-auth", .scope = "ALL"};
+  char challenge[44];
+  char *url;
+  char *v;
+
+  url = dhis2_oauth2_authorize_url(&ep, &cfg, "http://127.0.0.1:8765/callback",
+                                   "S1", "N1", "verifier-verifier-verifier-1");
+  cr_assert_not_null(url);
+  cr_assert(strncmp(url, "https://h/dhis/oauth2/authorize?", 32) == 0);
+  v = dhis2_oauth2_query_get(strchr(url, '?') + 1, "redirect_uri");
+  cr_assert_str_eq(v, "http://127.0.0.1:8765/callback");
+  free(v);
+  cr_assert_not_null(strstr(url, "redirect_uri=http%3A%2F%2F127.0.0.1"));
+  cr_assert_not_null(strstr(url, "response_type=code"));
+  cr_assert_not_null(strstr(url, "state=S1"));
+  cr_assert_not_null(strstr(url, "nonce=N1"));
+  cr_assert_not_null(strstr(url, "code_challenge_method=S256"));
+  dhis2_oauth2_pkce_challenge("verifier-verifier-verifier-1", challenge);
+  v = dhis2_oauth2_query_get(strchr(url, '?') + 1, "code_challenge");
+  cr_assert_str_eq(v, challenge);
+  free(v);
+  cr_assert_null(strstr(url, "verifier-verifier"), "the verifier leaked");
+  free(url);
+}
+
+Test(authorize, no_client_id_gives_no_url)
+{
+  struct dhis2_oauth2_endpoints ep = {.authorization = "https://h/a"};
+  struct dhis2_config cfg = {.scope = "ALL"};
+
+  cr_assert_null(
+      dhis2_oauth2_authorize_url(&ep, &cfg, "http://x/cb", "S", NULL, "v"));
+}
