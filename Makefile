@@ -14,8 +14,11 @@ PAMDIR ?= $(shell pkg-config --variable=libdir pam 2>/dev/null || echo /lib)/sec
 CC ?= cc
 PKG_CONFIG ?= pkg-config
 PKGS := libcurl json-c libcrypto
+# The token store talks to the kernel keyring.
+KEYUTILS_LIBS := $(shell $(PKG_CONFIG) --libs libkeyutils 2>/dev/null || echo -lkeyutils)
+QRENCODE_LIBS := $(shell $(PKG_CONFIG) --libs libqrencode 2>/dev/null || echo -lqrencode)
 PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
+PKG_LIBS := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null) $(KEYUTILS_LIBS)
 CRITERION_LIBS := $(shell $(PKG_CONFIG) --libs criterion 2>/dev/null || echo -lcriterion)
 
 WARNINGS := -Wall -Wextra -Wformat=2 -Wshadow -Wmissing-prototypes \
@@ -39,6 +42,10 @@ MOD_SRC := $(wildcard pam_dhis2/*.c)
 MOD_OBJ := $(MOD_SRC:%.c=$(B)/%.o)
 PAM_LIBS := $(shell $(PKG_CONFIG) --libs pam 2>/dev/null || echo -lpam)
 
+HELPER := $(B)/dhis2-auth
+HELPER_SRC := $(wildcard helper/*.c)
+HELPER_OBJ := $(HELPER_SRC:%.c=$(B)/%.o)
+
 SUPPORT_SRC := $(wildcard tests/support/*.c)
 SUPPORT_OBJ := $(SUPPORT_SRC:%.c=$(B)/%.o)
 # An archive, so a test links only the support code it uses.
@@ -55,7 +62,7 @@ SOURCES := $(wildcard include/dhis2/*.h lib/*.c lib/*.h pam_dhis2/*.c \
 .PHONY: all check check-tests deps demo install uninstall format \
         format-check clean tests
 
-all: $(LIB) $(MOD)
+all: $(LIB) $(MOD) $(if $(HELPER_SRC),$(HELPER))
 
 $(LIB): $(LIB_OBJ)
 	$(AR) rcs $@ $^
@@ -73,6 +80,10 @@ $(B)/%.o: %.c $(wildcard include/dhis2/*.h) $(wildcard tests/support/*.h)
 
 $(B)/tests/support/pamtest.o: CFLAGS += \
   -DDHIS2_MODULE_PATH='"$(abspath $(MOD))"'
+
+$(HELPER): $(HELPER_OBJ) $(LIB)
+	$(CC) -o $@ $(HELPER_OBJ) $(LIB) $(LDFLAGS) $(PKG_LIBS) \
+	  $(QRENCODE_LIBS) -Wl,-z,relro,-z,now
 
 $(SUPPORT): $(SUPPORT_OBJ)
 	$(AR) rcs $@ $^
@@ -117,9 +128,9 @@ format-check:
 install: all
 	install -d $(DESTDIR)$(PAMDIR)
 	install -m 0644 $(MOD) $(DESTDIR)$(PAMDIR)/
-	@if [ -f $(B)/dhis2-auth ]; then \
+	@if [ -f $(HELPER) ]; then \
 	  install -d $(DESTDIR)$(BINDIR) && \
-	  install -m 0755 $(B)/dhis2-auth $(DESTDIR)$(BINDIR)/; fi
+	  install -m 0755 $(HELPER) $(DESTDIR)$(BINDIR)/; fi
 	@for m in doc/*.[0-9]; do [ -f "$$m" ] || continue; \
 	  s=$${m##*.}; install -d $(DESTDIR)$(MANDIR)/man$$s && \
 	  install -m 0644 $$m $(DESTDIR)$(MANDIR)/man$$s/; done
