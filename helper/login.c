@@ -1,0 +1,322 @@
+/* dhis2-auth login: the OAuth2 flows, then the tokens into the store. */
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "dhis2/secret.h"
+#include "helper.h"
+
+extern char **environ;
+
+/* What one login gathers on the way. */
+struct login {
+  struct dhis2_oauth2_endpoints ep;
+  struct dhis2_tokens tokens;
+  char state[44];
+  char nonce[44];
+  char verifier[65];
+  char redirect_uri[64];
+  char why[512];
+};
+
+static bool has_display(void)
+{
+  const char *x = getenv("DISPLAY");
+  const char *w = getenv("WAYLAND_DISPLAY");
+
+  return (x != NULL && x[0] != '\0') || (w != NULL && w[0] != '\0');
+}
+
+static bool no_browser_env(void)
+{
+  const char *v = getenv("DHIS2_AUTH_NO_BROWSER");
+
+  return v != NULL && strcmp(v, "1") == 0;
+}
+
+/* Starts xdg-open on url, detached; false when it cannot be started. */
+static bool open_browser(const char *url)
+{
+  char *argv[] = {"xdg-open", (char *)url, NULL};
+  posix_spawn_file_actions_t fa;
+  pid_t pid;
+  int rc;
+
+  posix_spawn_file_actions_init(&fa);
+  /* The browser's chatter must not mix with our prompts. */
+  posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+  posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+  rc = posix_spawnp(&pid, "xdg-open", &fa, NULL, argv, environ);
+  posix_spawn_file_actions_destroy(&fa);
+  if (rc != 0)
+    return false;
+  /* xdg-open returns once the browser has the URL. */
+  return waitpid(pid, &rc, 0) == pid && WIFEXITED(rc) && WEXITSTATUS(rc) == 0;
+}
+
+static int fail(enum dhis2_err err, const char *what, const char *why)
+{
+  if (why != NULL && why[0] != '\0')
+    say_error("%s: %s", what, why);
+  else
+    say_error("%s: %s", what, dhis2_strerror(err));
+  return exit_code_of(err);
+}
+
+/* The loopback flow: with a browser, or with the URL printed. */
+static int flow_loopback(struct run *r, struct login *l, bool browser)
+{
+  struct dhis2_loopback *lb = NULL;
+  unsigned port = 0;
+  char *url = NULL;
+  char *code = NULL;
+  enum dhis2_err rc;
+  int ex;
+
+  rc = dhis2_loopback_open(r->cfg->redirect_port, &port, &lb);
+  if (rc != DHIS2_OK) {
+    say_error("cannot listen on 127.0.0.1:%u (redirect_port): %m; is "
+              "another login running?",
+              r->cfg->redirect_port);
+    return EXIT_USAGE;
+  }
+  snprintf(l->redirect_uri, sizeof(l->redirect_uri),
+           "http://127.0.0.1:%u/callback", port);
+  url = dhis2_oauth2_authorize_url(&l->ep, r->cfg, l->redirect_uri, l->state,
+                                   l->nonce, l->verifier);
+  if (url == NULL) {
+    ex = fail(DHIS2_ERR_CONFIG, "login", "client_id is not configured");
+    goto out;
+  }
+  if (browser && open_browser(url)) {
+    fprintf(stderr, "Continue in your browser; waiting for it on %s\n",
+            l->redirect_uri);
+  } else {
+    if (browser)
+      fprintf(stderr, "Could not start a browser.\n");
+    fprintf(stderr,
+            "Open this address in a browser on this machine to sign in:\n"
+            "\n  %s\n\nWaiting on %s (%d s)...\n",
+            url, l->redirect_uri, r->timeout);
+  }
+  rc = dhis2_loopback_wait(lb, l->state, r->timeout, &code, l->why,
+                           sizeof(l->why));
+  if (rc != DHIS2_OK) {
+    ex = fail(rc, "login", l->why);
+    goto out;
+  }
+  rc = dhis2_oauth2_exchange(r->client, r->cfg, &l->ep, code, l->redirect_uri,
+                             l->verifier, &l->tokens, l->why, sizeof(l->why));
+  ex = rc == DHIS2_OK ? EXIT_OK : fail(rc, "token exchange", l->why);
+out:
+  dhis2_secret_free(code);
+  free(url);
+  dhis2_loopback_free(lb);
+  return ex;
+}
+
+/* --paste: the browser is elsewhere; the user brings the address back. */
+static int flow_paste(struct run *r, struct login *l)
+{
+  char line[8192];
+  char *url;
+  char *code = NULL;
+  enum dhis2_err rc;
+  int ex;
+
+  snprintf(l->redirect_uri, sizeof(l->redirect_uri),
+           "http://127.0.0.1:%u/callback", r->cfg->redirect_port);
+  url = dhis2_oauth2_authorize_url(&l->ep, r->cfg, l->redirect_uri, l->state,
+                                   l->nonce, l->verifier);
+  if (url == NULL)
+    return fail(DHIS2_ERR_CONFIG, "login", "client_id is not configured");
+  fprintf(stderr,
+          "Open this address in a browser on any machine and sign in:\n"
+          "\n  %s\n\nThe browser then fails to load a page on 127.0.0.1; "
+          "copy the whole\naddress from its address bar and paste it "
+          "here:\n> ",
+          url);
+  free(url);
+  if (fgets(line, sizeof(line), stdin) == NULL) {
+    say_error("login: nothing was pasted");
+    return EXIT_NOT_LOGGED_IN;
+  }
+  line[strcspn(line, "\r\n")] = '\0';
+  rc = dhis2_oauth2_parse_redirect(line, l->state, &code, l->why,
+                                   sizeof(l->why));
+  dhis2_secret_wipe(line, sizeof(line));
+  if (rc != DHIS2_OK)
+    return fail(rc, "login", l->why);
+  rc = dhis2_oauth2_exchange(r->client, r->cfg, &l->ep, code, l->redirect_uri,
+                             l->verifier, &l->tokens, l->why, sizeof(l->why));
+  ex = rc == DHIS2_OK ? EXIT_OK : fail(rc, "token exchange", l->why);
+  dhis2_secret_free(code);
+  return ex;
+}
+
+/* RFC 8628: show the code, poll politely until approved or expired. */
+static int flow_device(struct run *r, struct login *l)
+{
+  struct dhis2_device d;
+  enum dhis2_err rc;
+  time_t deadline;
+  long interval;
+  bool tty = isatty(STDERR_FILENO);
+
+  rc = dhis2_oauth2_device_start(r->client, r->cfg, &l->ep, &d, l->why,
+                                 sizeof(l->why));
+  if (rc != DHIS2_OK)
+    return fail(rc, "device login", l->why);
+  fprintf(stderr,
+          "On another device, open\n\n  %s\n\nand enter the code  "
+          "%s\n\n",
+          d.verification_uri, d.user_code);
+  if (isatty(STDOUT_FILENO) &&
+      show_qr(d.verification_uri_complete ? d.verification_uri_complete
+                                          : d.verification_uri))
+    fprintf(stderr, "(or scan the QR code above)\n");
+  deadline = time(NULL) + d.expires_in;
+  interval = d.interval;
+  for (;;) {
+    long left = (long)(deadline - time(NULL));
+
+    if (left <= 0) {
+      rc = DHIS2_ERR_TOKEN_EXPIRED;
+      snprintf(l->why, sizeof(l->why),
+               "the code expired before it was "
+               "approved; run dhis2-auth login "
+               "again");
+      break;
+    }
+    if (tty)
+      fprintf(stderr, "\rWaiting for approval: %ld:%02ld left  ", left / 60,
+              left % 60);
+    sleep((unsigned)(interval < left ? interval : left));
+    rc = dhis2_oauth2_device_poll(r->client, r->cfg, &l->ep, &d, &l->tokens,
+                                  l->why, sizeof(l->why));
+    if (rc == DHIS2_ERR_PENDING)
+      continue;
+    if (rc == DHIS2_ERR_SLOW_DOWN) {
+      interval += 5; /* RFC 8628 3.5 */
+      continue;
+    }
+    break;
+  }
+  if (tty)
+    fprintf(stderr, "\n");
+  dhis2_device_clear(&d);
+  if (rc == DHIS2_ERR_REJECTED)
+    snprintf(l->why, sizeof(l->why), "the sign-in was denied");
+  return rc == DHIS2_OK ? EXIT_OK : fail(rc, "device login", l->why);
+}
+
+/* Who the tokens belong to, as DHIS2 itself says: /api/me with the
+   access token. Also proves DHIS2 accepts the token at /api. */
+static int resolve_user(struct run *r, struct login *l, char **username)
+{
+  struct dhis2_identity *id = NULL;
+  enum dhis2_err rc;
+
+  rc = dhis2_api_me(r->client, DHIS2_AUTH_BEARER, NULL, l->tokens.access_token,
+                    &id);
+  if (rc == DHIS2_ERR_REJECTED) {
+    say_error("login: DHIS2 refuses the new token at /api/me; on a 2.42 "
+              "server set oidc.jwt.token.authentication.enabled = on in "
+              "dhis.conf");
+    return EXIT_NOT_LOGGED_IN;
+  }
+  if (rc != DHIS2_OK)
+    return fail(rc, "reading /api/me", NULL);
+  *username = strdup(id->username);
+  dhis2_identity_free(id);
+  return *username ? EXIT_OK : EXIT_NOT_LOGGED_IN;
+}
+
+static int save(struct run *r, struct login *l, const char *username)
+{
+  struct dhis2_token_record rec = {
+      .url = r->cfg->url,
+      .username = (char *)username,
+      .access_token = l->tokens.access_token,
+      .refresh_token = l->tokens.refresh_token,
+      .id_token = l->tokens.id_token,
+      .scope = l->tokens.scope,
+      .obtained_at = time(NULL),
+  };
+  struct dhis2_store_where where;
+  char err[512] = "";
+  enum dhis2_err rc;
+
+  if (l->tokens.expires_in > 0)
+    rec.expires_at = rec.obtained_at + l->tokens.expires_in;
+  rc = dhis2_store_save(&r->store, r->cfg->profile, &rec, 0, err, sizeof(err));
+  if (rc != DHIS2_OK)
+    return fail(rc, "storing the tokens", err);
+  if (dhis2_store_where(&r->store, r->cfg->profile, &where, err,
+                        sizeof(err)) != DHIS2_OK)
+    where.location[0] = '\0';
+  printf("Signed in to DHIS2 at %s as %s", r->cfg->url, username);
+  if (where.location[0] != '\0')
+    printf(" (tokens kept in %s)", where.location);
+  printf(".\n");
+  return EXIT_OK;
+}
+
+int cmd_login(struct run *r)
+{
+  struct login l;
+  enum flow flow = r->flow;
+  char *username = NULL;
+  enum dhis2_err rc;
+  int ex;
+
+  memset(&l, 0, sizeof(l));
+  rc = dhis2_oauth2_discover(r->client, r->cfg, &l.ep, l.why, sizeof(l.why));
+  if (rc != DHIS2_OK) {
+    ex = fail(rc, "the server is not ready for OAuth2 sign-in", l.why);
+    goto out;
+  }
+  if (dhis2_oauth2_random(l.state, sizeof(l.state)) != DHIS2_OK ||
+      dhis2_oauth2_random(l.nonce, sizeof(l.nonce)) != DHIS2_OK ||
+      dhis2_oauth2_random(l.verifier, sizeof(l.verifier)) != DHIS2_OK) {
+    ex = fail(DHIS2_ERR_INTERNAL, "login", "no randomness");
+    goto out;
+  }
+  if (flow == FLOW_AUTO) {
+    if (l.ep.device_authorization != NULL)
+      flow = FLOW_DEVICE;
+    else if (has_display() && !no_browser_env())
+      flow = FLOW_BROWSER;
+    else
+      flow = FLOW_NO_BROWSER;
+  }
+  if (flow == FLOW_BROWSER && no_browser_env())
+    flow = FLOW_NO_BROWSER;
+  switch (flow) {
+  case FLOW_DEVICE:
+    ex = flow_device(r, &l);
+    break;
+  case FLOW_PASTE:
+    ex = flow_paste(r, &l);
+    break;
+  default:
+    ex = flow_loopback(r, &l, flow == FLOW_BROWSER);
+    break;
+  }
+  if (ex == EXIT_OK)
+    ex = resolve_user(r, &l, &username);
+  if (ex == EXIT_OK)
+    ex = save(r, &l, username);
+out:
+  free(username);
+  dhis2_tokens_clear(&l.tokens);
+  dhis2_oauth2_endpoints_clear(&l.ep);
+  dhis2_secret_wipe(&l, sizeof(l));
+  return ex;
+}
