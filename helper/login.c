@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -216,6 +217,38 @@ static int flow_device(struct run *r, struct login *l)
   return rc == DHIS2_OK ? EXIT_OK : fail(rc, "device login", l->why);
 }
 
+/*
+ * Verifies the id_token when the server sent one: signature by the
+ * server's JWKS, iss, aud, exp/nbf with 60 s skew, and our nonce. Not
+ * trusted because TLS was used (DESIGN.md 7). *sub (NULL on entry) gets
+ * its subject.
+ */
+static int verify_id_token(struct run *r, struct login *l, char **sub)
+{
+  struct dhis2_jwks *keys = NULL;
+  struct dhis2_jwt_claims *claims = NULL;
+  struct dhis2_jwt_expect e;
+  enum dhis2_err rc;
+
+  *sub = NULL;
+  if (l->tokens.id_token == NULL)
+    return EXIT_OK;
+  rc = dhis2_oauth2_fetch_jwks(r->client, &l->ep, &keys);
+  if (rc != DHIS2_OK)
+    return fail(rc, "fetching the server's keys (jwks_uri)", NULL);
+  dhis2_jwt_expect_init(&e, l->ep.issuer, r->cfg->client_id);
+  e.nonce = l->nonce;
+  rc = dhis2_jwt_verify(l->tokens.id_token, keys, &e, &claims, l->why,
+                        sizeof(l->why));
+  dhis2_jwks_free(keys);
+  if (rc != DHIS2_OK)
+    return fail(rc, "the id_token is not valid", l->why);
+  if (claims->sub != NULL)
+    *sub = strdup(claims->sub);
+  dhis2_jwt_claims_free(claims);
+  return EXIT_OK;
+}
+
 /* Who the tokens belong to, as DHIS2 itself says: /api/me with the
    access token. Also proves DHIS2 accepts the token at /api. */
 static int resolve_user(struct run *r, struct login *l, char **username)
@@ -273,6 +306,7 @@ int cmd_login(struct run *r)
   struct login l;
   enum flow flow = r->flow;
   char *username = NULL;
+  char *sub = NULL;
   enum dhis2_err rc;
   int ex;
 
@@ -310,11 +344,22 @@ int cmd_login(struct run *r)
     break;
   }
   if (ex == EXIT_OK)
+    ex = verify_id_token(r, &l, &sub);
+  if (ex == EXIT_OK)
     ex = resolve_user(r, &l, &username);
+  /* DHIS2's own server puts the username in sub: both must agree. */
+  if (ex == EXIT_OK && sub != NULL && r->cfg->oauth2 == DHIS2_OAUTH2_DHIS2 &&
+      strcasecmp(sub, username) != 0) {
+    say_error("login: the id_token is for %s but DHIS2 says the token is "
+              "%s's: refused",
+              sub, username);
+    ex = EXIT_NOT_LOGGED_IN;
+  }
   if (ex == EXIT_OK)
     ex = save(r, &l, username);
 out:
   free(username);
+  free(sub);
   dhis2_tokens_clear(&l.tokens);
   dhis2_oauth2_endpoints_clear(&l.ep);
   dhis2_secret_wipe(&l, sizeof(l));

@@ -918,3 +918,23 @@ enum dhis2_err dhis2_oauth2_device_poll(
   dhis2_secret_free(form);
   return rc;
 }
+
+enum dhis2_err dhis2_oauth2_fetch_jwks(struct dhis2_client *c,
+                                       const struct dhis2_oauth2_endpoints *ep,
+                                       struct dhis2_jwks **out)
+{
+  struct dhis2_http_resp resp = {0};
+  struct dhis2_http_req req = {.method = "GET", .url = ep->jwks};
+  enum dhis2_err rc;
+
+  *out = NULL;
+  if (ep->jwks == NULL)
+    return DHIS2_ERR_UNSUPPORTED;
+  rc = dhis2_http_request(&c->http, &req, &resp, c->log);
+  if (rc == DHIS2_OK && resp.status != 200)
+    rc = resp.status >= 500 ? DHIS2_ERR_SERVER : DHIS2_ERR_HTTP;
+  if (rc == DHIS2_OK)
+    rc = dhis2_jwks_parse(resp.body, resp.body_len, out);
+  dhis2_http_resp_clear(&resp);
+  return rc;
+}

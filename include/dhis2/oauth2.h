@@ -8,6 +8,7 @@
 #include "dhis2/api.h"
 #include "dhis2/config.h"
 #include "dhis2/err.h"
+#include "dhis2/jwt.h"
 
 /* Where one OAuth2 server has its endpoints. Strings owned by the struct,
    NULL when the server does not offer that endpoint. */
@@ -202,5 +203,14 @@ enum dhis2_err dhis2_oauth2_device_poll(
     struct dhis2_client *c, const struct dhis2_config *cfg,
     const struct dhis2_oauth2_endpoints *ep, const struct dhis2_device *d,
     struct dhis2_tokens *out, char *why, size_t whylen);
+
+/*
+ * Fetches and parses the server's JWKS (ep->jwks) into *out (NULL on
+ * entry; free with dhis2_jwks_free()). One request. DHIS2_ERR_UNSUPPORTED
+ * when discovery named no jwks_uri.
+ */
+enum dhis2_err dhis2_oauth2_fetch_jwks(struct dhis2_client *c,
+                                       const struct dhis2_oauth2_endpoints *ep,
+                                       struct dhis2_jwks **out);
 
 #endif /* DHIS2_OAUTH2_H */
