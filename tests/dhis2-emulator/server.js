@@ -5,10 +5,12 @@
 const fs = require('node:fs');
 const http = require('node:http');
 const https = require('node:https');
+const util = require('node:util');
 const { State, VERSIONS } = require('./lib/state');
 const { loadFixture } = require('./lib/users');
 const dhis2 = require('./lib/dhis2');
 const control = require('./lib/control');
+const oauth2 = require('./lib/oauth2');
 
 function usage(msg) {
   process.stderr.write(`${msg}\nusage: node server.js --fixture PATH ` +
@@ -54,6 +56,11 @@ async function main() {
   const log = opts.verbose
     ? (m) => process.stderr.write(`dhis2-emulator: ${m}\n`)
     : () => {};
+  // stdout carries the ready line and nothing else: oidc-provider prints its
+  // notices with console.info, so every console line goes to the log.
+  for (const k of ['log', 'info', 'warn', 'debug']) {
+    console[k] = (...a) => log(util.format(...a));
+  }
   const fixture = loadFixture(opts.fixture);
   const state = new State(opts.version);
   const tls = opts.cert
@@ -72,8 +79,28 @@ async function main() {
   env.port = port;
   const ctl = http.createServer(control.makeHandler(env));
   const ctlPort = await listen(ctl, '127.0.0.1');
+  // The external identity provider (lib/oauth2.js), same host and scheme.
+  // The OAuth2 side loads oidc-provider and makes its keys in the
+  // background (about a second): the ready line does not wait for it, the
+  // requests that need it do (env.oauth2Ready). Should it fail (npm ci not
+  // run), the DHIS2 API goes on without it.
+  const idp = make(async (req, res) => {
+    const o = await env.oauth2Ready;
+    if (o) return env.idpHandle(req, res);
+    res.writeHead(503, { 'Content-Type': 'text/plain' });
+    return res.end('OAuth2 side unavailable\n');
+  });
+  env.idpPort = await listen(idp, opts.host);
+  env.oauth2Ready = oauth2.create(env).then((o) => {
+    env.oauth2 = o;
+    env.idpHandle = o.makeIdpHandler();
+    return o;
+  }, (e) => {
+    process.stderr.write(`dhis2-emulator: OAuth2 side unavailable: ${e.message}\n`);
+    return null;
+  });
 
-  const servers = [main, sink, ctl];
+  const servers = [main, sink, ctl, idp];
   let stopping = false;
   const stop = (why) => {
     if (stopping) return;
@@ -96,6 +123,7 @@ async function main() {
 
   process.stdout.write(`${JSON.stringify({
     ready: true, scheme, port, sink_port: sinkPort, control_port: ctlPort,
+    idp_port: env.idpPort,
   })}\n`);
 }
 

@@ -29,6 +29,7 @@ function makeHandler(env) {
         return h.sendJson(res, 200, { ok: true, version: state.version });
       case 'POST /reset':
         state.reset();
+        if (env.oauth2) env.oauth2.reset();
         return ok();
       case 'POST /version':
         if (!VERSIONS.includes(body.version)) {
@@ -68,6 +69,12 @@ function makeHandler(env) {
         return h.sendJson(res, 200, { code: e.code });
       }
       default:
+        // The OAuth2 side's switches (lib/oauth2.js).
+        if (env.oauth2Ready && /^\/oauth2(\/|$)/.test(url.pathname)) {
+          const o = await env.oauth2Ready;
+          if (!o) return h.sendJson(res, 503, { error: 'OAuth2 side unavailable' });
+          return o.control(req, res, url, body);
+        }
         return h.sendJson(res, 404, { error: `no control route ${route}` });
     }
   };

@@ -9,6 +9,7 @@ const lockout = require('./lockout');
 const fields = require('./fields');
 const users = require('./users');
 const bearer = require('./bearer');
+const oauth2 = require('./oauth2');
 const faults = require('./faults');
 
 const VERSION_INFO = {
@@ -33,6 +34,8 @@ function absolute(ctx, path) {
 
 function makeHandler(env) {
   return async function handle(req, res) {
+    // The OAuth2 side is built after start-up; wait for it only if needed.
+    if (!env.oauth2 && env.oauth2Ready && oauth2.mayNeed(req)) await env.oauth2Ready;
     const body = await h.readBody(req);
     const { state } = env;
     const path = req.url.split('?')[0];
@@ -63,6 +66,9 @@ function makeHandler(env) {
 
 function route(ctx) {
   const { req, res, path, state } = ctx;
+  // The OAuth2 side (lib/oauth2.js): /oauth2/* and discovery on 2.42,
+  // /uaa/* before.
+  if (ctx.oauth2 && ctx.oauth2.handles(ctx)) return ctx.oauth2.handle(ctx);
   if (path === LOGOUT_PATH) return logout(ctx);
   if (path === '/api/ping') return h.send(res, 200, 'pong',
     { 'Content-Type': 'text/plain;charset=UTF-8' });

@@ -13,7 +13,7 @@ test('plain HTTP: the ready line names three distinct ports', async () => {
   try {
     const r = emu.ready;
     assert.deepEqual(Object.keys(r).sort(),
-      ['control_port', 'port', 'ready', 'scheme', 'sink_port']);
+      ['control_port', 'idp_port', 'port', 'ready', 'scheme', 'sink_port']);
     assert.equal(r.ready, true);
     assert.equal(r.scheme, 'http');
     assert.equal(new Set([r.port, r.sink_port, r.control_port]).size, 3);
