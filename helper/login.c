@@ -23,6 +23,7 @@ struct login {
   char nonce[44];
   char verifier[65];
   char redirect_uri[64];
+  bool nonce_sent; /* a code flow: the id_token must carry our nonce */
   char why[512];
 };
 
@@ -237,7 +238,8 @@ static int verify_id_token(struct run *r, struct login *l, char **sub)
   if (rc != DHIS2_OK)
     return fail(rc, "fetching the server's keys (jwks_uri)", NULL);
   dhis2_jwt_expect_init(&e, l->ep.issuer, r->cfg->client_id);
-  e.nonce = l->nonce;
+  /* The device flow has no authorization request to carry a nonce. */
+  e.nonce = l->nonce_sent ? l->nonce : NULL;
   rc = dhis2_jwt_verify(l->tokens.id_token, keys, &e, &claims, l->why,
                         sizeof(l->why));
   dhis2_jwks_free(keys);
@@ -332,6 +334,7 @@ int cmd_login(struct run *r)
   }
   if (flow == FLOW_BROWSER && no_browser_env())
     flow = FLOW_NO_BROWSER;
+  l.nonce_sent = flow != FLOW_DEVICE;
   switch (flow) {
   case FLOW_DEVICE:
     ex = flow_device(r, &l);
