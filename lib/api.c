@@ -6,6 +6,7 @@
 #include <json-c/json.h>
 
 #include "dhis2/api.h"
+#include "dhis2/json.h"
 #include "dhis2/secret.h"
 
 /* Spring Security's logout URL in DHIS2 2.38 to 2.42; there is no
@@ -240,24 +241,18 @@ fail:
 static enum dhis2_err login_status(const struct dhis2_http_resp *resp,
                                    bool code_sent)
 {
-  enum dhis2_err rc = DHIS2_ERR_MALFORMED;
-  struct json_tokener *tok = json_tokener_new();
   struct json_object *root = NULL;
   struct json_object *st;
+  enum dhis2_err rc;
 
-  if (tok == NULL)
-    return DHIS2_ERR_NOMEM;
-  root = json_tokener_parse_ex(tok, resp->body, (int)resp->body_len);
-  if (root == NULL || json_tokener_get_error(tok) != json_tokener_success ||
-      json_tokener_get_parse_end(tok) != resp->body_len)
-    goto out;
-  if (!json_object_object_get_ex(root, "loginStatus", &st) ||
-      !json_object_is_type(st, json_type_string))
-    goto out;
-  rc = dhis2_login_status_to_err(json_object_get_string(st), code_sent);
-out:
+  rc = dhis2_json_parse_object(resp->body, resp->body_len, &root);
+  if (rc != DHIS2_OK)
+    return rc;
+  rc = DHIS2_ERR_MALFORMED;
+  if (json_object_object_get_ex(root, "loginStatus", &st) &&
+      json_object_is_type(st, json_type_string))
+    rc = dhis2_login_status_to_err(json_object_get_string(st), code_sent);
   json_object_put(root);
-  json_tokener_free(tok);
   return rc;
 }
 
@@ -314,7 +309,6 @@ enum dhis2_err dhis2_api_server_kind(struct dhis2_client *c,
 {
   enum dhis2_err rc = DHIS2_ERR_NOMEM;
   struct dhis2_http_resp resp = {0};
-  struct json_tokener *tok = NULL;
   struct json_object *root = NULL;
   struct json_object *v;
   char *url = dhis2_url_join(c->url, "/api/loginConfig");
@@ -335,18 +329,14 @@ enum dhis2_err dhis2_api_server_kind(struct dhis2_client *c,
   *out = DHIS2_SERVER_BASIC_ONLY;
   if (resp.status != 200)
     goto out; /* 401, 404 or a login-page redirect: an older server */
-  rc = DHIS2_ERR_NOMEM;
-  tok = json_tokener_new();
-  if (tok == NULL)
+  rc = dhis2_json_parse_object(resp.body, resp.body_len, &root);
+  if (rc == DHIS2_ERR_NOMEM)
     goto out;
   rc = DHIS2_OK;
-  root = json_tokener_parse_ex(tok, resp.body, (int)resp.body_len);
   if (root != NULL && json_object_object_get_ex(root, "apiVersion", &v))
     *out = DHIS2_SERVER_LOGIN_API;
 out:
   json_object_put(root);
-  if (tok != NULL)
-    json_tokener_free(tok);
   dhis2_http_resp_clear(&resp);
   free(url);
   return rc;

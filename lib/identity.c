@@ -7,6 +7,7 @@
 #include <json-c/json.h>
 
 #include "dhis2/api.h"
+#include "dhis2/json.h"
 
 /* A growing array of id + name pairs. */
 struct named_vec {
@@ -37,47 +38,6 @@ void dhis2_identity_free(struct dhis2_identity *id)
     free(id->authorities[i]);
   free(id->authorities);
   free(id);
-}
-
-/*
- * Parses body[0..len) (not necessarily NUL-terminated) as one JSON object
- * with nothing but whitespace after it. Sets *out (NULL on entry; the
- * caller puts it) on DHIS2_OK; DHIS2_ERR_MALFORMED or DHIS2_ERR_NOMEM.
- */
-static enum dhis2_err parse_object(const char *body, size_t len,
-                                   struct json_object **out)
-{
-  enum dhis2_err rc = DHIS2_ERR_MALFORMED;
-  struct json_tokener *tok = NULL;
-  struct json_object *root = NULL;
-  int flags = JSON_TOKENER_STRICT;
-
-  *out = NULL;
-  if (body == NULL || len == 0 || len > INT_MAX)
-    goto out;
-  rc = DHIS2_ERR_NOMEM;
-  tok = json_tokener_new();
-  if (tok == NULL)
-    goto out;
-#ifdef JSON_TOKENER_VALIDATE_UTF8
-  flags |= JSON_TOKENER_VALIDATE_UTF8;
-#endif
-  json_tokener_set_flags(tok, flags);
-  rc = DHIS2_ERR_MALFORMED;
-  root = json_tokener_parse_ex(tok, body, (int)len);
-  /* A value followed by a NUL ends early: parse_end catches that too. */
-  if (root == NULL || json_tokener_get_error(tok) != json_tokener_success ||
-      json_tokener_get_parse_end(tok) != len ||
-      !json_object_is_type(root, json_type_object))
-    goto out;
-  *out = root;
-  root = NULL; /* transferred */
-  rc = DHIS2_OK;
-out:
-  json_object_put(root);
-  if (tok != NULL)
-    json_tokener_free(tok);
-  return rc;
 }
 
 /* The string value of o, or NULL when o is not a string or holds a NUL
@@ -321,7 +281,7 @@ enum dhis2_err dhis2_identity_parse(const char *json, size_t len,
   const char *name;
 
   *out = NULL;
-  rc = parse_object(json, len, &root);
+  rc = dhis2_json_parse_object(json, len, &root);
   if (rc != DHIS2_OK)
     goto out;
   if (!json_object_object_get_ex(root, "userCredentials", &creds) ||

@@ -25,6 +25,7 @@
 #include <openssl/param_build.h>
 #include <openssl/rsa.h>
 
+#include "dhis2/json.h"
 #include "dhis2/jwt.h"
 #include "dhis2/secret.h"
 
@@ -160,47 +161,6 @@ out:
 }
 
 /* --- JSON --------------------------------------------------------------- */
-
-/*
- * Parses buf[0..len) as one JSON object and nothing after it. Sets *out
- * (NULL on entry; the caller puts it) on DHIS2_OK; DHIS2_ERR_MALFORMED
- * (also for a NUL byte anywhere) or DHIS2_ERR_NOMEM.
- */
-static enum dhis2_err parse_object(const char *buf, size_t len,
-                                   struct json_object **out)
-{
-  enum dhis2_err rc = DHIS2_ERR_MALFORMED;
-  struct json_tokener *tok = NULL;
-  struct json_object *root = NULL;
-  int flags = JSON_TOKENER_STRICT;
-
-  *out = NULL;
-  if (buf == NULL || len == 0 || len > INT_MAX ||
-      memchr(buf, '\0', len) != NULL)
-    goto out;
-  rc = DHIS2_ERR_NOMEM;
-  tok = json_tokener_new();
-  if (tok == NULL)
-    goto out;
-#ifdef JSON_TOKENER_VALIDATE_UTF8
-  flags |= JSON_TOKENER_VALIDATE_UTF8;
-#endif
-  json_tokener_set_flags(tok, flags);
-  rc = DHIS2_ERR_MALFORMED;
-  root = json_tokener_parse_ex(tok, buf, (int)len);
-  if (root == NULL || json_tokener_get_error(tok) != json_tokener_success ||
-      json_tokener_get_parse_end(tok) != len ||
-      !json_object_is_type(root, json_type_object))
-    goto out;
-  *out = root;
-  root = NULL; /* transferred */
-  rc = DHIS2_OK;
-out:
-  json_object_put(root);
-  if (tok != NULL)
-    json_tokener_free(tok);
-  return rc;
-}
 
 /* The string in o, or NULL when o is not a string or holds a NUL (then
    the C string would say less than the JSON did). Borrowed. */
@@ -507,7 +467,7 @@ enum dhis2_err dhis2_jwks_parse(const char *json, size_t len,
   rc = DHIS2_ERR_MALFORMED;
   if (len > DHIS2_JWKS_MAX_LEN)
     goto out;
-  rc = parse_object(json, len, &root);
+  rc = dhis2_json_parse_object(json, len, &root);
   if (rc != DHIS2_OK)
     goto out;
   rc = DHIS2_ERR_MALFORMED;
@@ -696,7 +656,7 @@ static enum dhis2_err claims_parse(const unsigned char *buf, size_t len,
   struct dhis2_jwt_claims *c = NULL;
 
   *out = NULL;
-  rc = parse_object((const char *)buf, len, &root);
+  rc = dhis2_json_parse_object((const char *)buf, len, &root);
   if (rc != DHIS2_OK)
     goto out;
   rc = DHIS2_ERR_NOMEM;
@@ -856,7 +816,7 @@ static enum dhis2_err read_header(const struct jws_parts *p,
   *kid = NULL;
   rc = b64url_decode(p->seg[0], p->len[0], &buf, &len);
   if (rc == DHIS2_OK)
-    rc = parse_object((const char *)buf, len, &root);
+    rc = dhis2_json_parse_object((const char *)buf, len, &root);
   if (rc != DHIS2_OK) {
     say(why, whylen, "the token's header is not a JSON object");
     goto out;
@@ -1128,7 +1088,7 @@ bool dhis2_jwt_is_jws(const char *token)
   if (token == NULL || split(token, &p) != DHIS2_OK ||
       b64url_decode(p.seg[0], p.len[0], &buf, &len) != DHIS2_OK)
     goto out;
-  if (parse_object((const char *)buf, len, &root) == DHIS2_OK)
+  if (dhis2_json_parse_object((const char *)buf, len, &root) == DHIS2_OK)
     yes = string_of(member(root, "alg")) != NULL;
 out:
   json_object_put(root);

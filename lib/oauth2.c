@@ -13,6 +13,7 @@
 #include <json-c/json.h>
 #include <openssl/evp.h>
 
+#include "dhis2/json.h"
 #include "dhis2/oauth2.h"
 #include "dhis2/secret.h"
 
@@ -83,7 +84,6 @@ enum dhis2_err dhis2_oauth2_discover(struct dhis2_client *c,
   bool dhis2 = cfg->oauth2 == DHIS2_OAUTH2_DHIS2;
   const char *base = dhis2 ? cfg->url : cfg->issuer;
   struct dhis2_http_resp resp = {0};
-  struct json_tokener *tok = NULL;
   struct json_object *root = NULL;
   char *url = NULL;
 
@@ -123,13 +123,11 @@ enum dhis2_err dhis2_oauth2_discover(struct dhis2_client *c,
                url, resp.status);
     goto out;
   }
-  rc = DHIS2_ERR_NOMEM;
-  tok = json_tokener_new();
-  if (tok == NULL)
+  rc = dhis2_json_parse_object(resp.body, resp.body_len, &root);
+  if (rc == DHIS2_ERR_NOMEM)
     goto out;
   rc = DHIS2_ERR_CONFIG;
-  root = json_tokener_parse_ex(tok, resp.body, (int)resp.body_len);
-  if (root == NULL || !json_object_is_type(root, json_type_object)) {
+  if (root == NULL) {
     snprintf(why, whylen, "%s is not a JSON discovery document", url);
     goto out;
   }
@@ -169,8 +167,6 @@ out:
   if (rc != DHIS2_OK)
     dhis2_oauth2_endpoints_clear(ep);
   json_object_put(root);
-  if (tok != NULL)
-    json_tokener_free(tok);
   dhis2_http_resp_clear(&resp);
   free(url);
   return rc;
@@ -674,7 +670,6 @@ static enum dhis2_err post_form(struct dhis2_client *c,
   bool basic =
       cfg->client_secret != NULL && (cfg->oauth2 == DHIS2_OAUTH2_UAA || !post);
   struct dhis2_http_resp resp = {0};
-  struct json_tokener *tok = NULL;
   struct json_object *obj = NULL;
   char *hdr = NULL;
   char *body = NULL;
@@ -723,15 +718,9 @@ static enum dhis2_err post_form(struct dhis2_client *c,
     rc = DHIS2_ERR_REDIRECT;
     goto out;
   }
-  rc = DHIS2_ERR_NOMEM;
-  tok = json_tokener_new();
-  if (tok == NULL)
+  rc = dhis2_json_parse_object(resp.body, resp.body_len, &obj);
+  if (rc == DHIS2_ERR_NOMEM)
     goto out;
-  obj = json_tokener_parse_ex(tok, resp.body, (int)resp.body_len);
-  if (obj != NULL && !json_object_is_type(obj, json_type_object)) {
-    json_object_put(obj);
-    obj = NULL;
-  }
   if (resp.status < 200 || resp.status >= 300) {
     char *error = obj ? member(obj, "error") : NULL;
     char *desc = obj ? member(obj, "error_description") : NULL;
@@ -751,8 +740,6 @@ static enum dhis2_err post_form(struct dhis2_client *c,
   rc = DHIS2_OK;
 out:
   json_object_put(obj);
-  if (tok != NULL)
-    json_tokener_free(tok);
   dhis2_http_resp_clear(&resp);
   dhis2_secret_free(hdr);
   dhis2_secret_free(body);
@@ -789,16 +776,13 @@ enum dhis2_err dhis2_oauth2_token(struct dhis2_client *c,
   return DHIS2_OK;
 }
 
-enum dhis2_err
-dhis2_oauth2_exchange(struct dhis2_client *c, const struct dhis2_config *cfg,
-                      const struct dhis2_oauth2_endpoints *ep,
-                      const char *code, const char *redirect_uri,
-                      const char *verifier, struct dhis2_tokens *out,
-                      char *why, size_t whylen)
+/* Runs one grant given as name/value pairs at the token endpoint. */
+static enum dhis2_err grant(struct dhis2_client *c,
+                            const struct dhis2_config *cfg,
+                            const struct dhis2_oauth2_endpoints *ep,
+                            const char *const *pairs, struct dhis2_tokens *out,
+                            char *why, size_t whylen)
 {
-  const char *pairs[] = {
-      "grant_type", "authorization_code", "code",   code, "redirect_uri",
-      redirect_uri, "code_verifier",      verifier, NULL};
   char *form = form_of(pairs);
   enum dhis2_err rc;
 
@@ -811,6 +795,20 @@ dhis2_oauth2_exchange(struct dhis2_client *c, const struct dhis2_config *cfg,
   return rc;
 }
 
+enum dhis2_err
+dhis2_oauth2_exchange(struct dhis2_client *c, const struct dhis2_config *cfg,
+                      const struct dhis2_oauth2_endpoints *ep,
+                      const char *code, const char *redirect_uri,
+                      const char *verifier, struct dhis2_tokens *out,
+                      char *why, size_t whylen)
+{
+  const char *pairs[] = {
+      "grant_type", "authorization_code", "code",   code, "redirect_uri",
+      redirect_uri, "code_verifier",      verifier, NULL};
+
+  return grant(c, cfg, ep, pairs, out, why, whylen);
+}
+
 enum dhis2_err dhis2_oauth2_refresh(struct dhis2_client *c,
                                     const struct dhis2_config *cfg,
                                     const struct dhis2_oauth2_endpoints *ep,
@@ -820,16 +818,8 @@ enum dhis2_err dhis2_oauth2_refresh(struct dhis2_client *c,
 {
   const char *pairs[] = {"grant_type", "refresh_token", "refresh_token",
                          refresh_token, NULL};
-  char *form = form_of(pairs);
-  enum dhis2_err rc;
 
-  memset(out, 0, sizeof(*out));
-  if (form == NULL)
-    return DHIS2_ERR_NOMEM;
-  rc = dhis2_oauth2_token(c, cfg, ep->token, ep->secret_post, form, out, why,
-                          whylen);
-  dhis2_secret_free(form);
-  return rc;
+  return grant(c, cfg, ep, pairs, out, why, whylen);
 }
 
 enum dhis2_err dhis2_oauth2_revoke(struct dhis2_client *c,
@@ -907,16 +897,8 @@ enum dhis2_err dhis2_oauth2_device_poll(
   const char *pairs[] = {"grant_type",
                          "urn:ietf:params:oauth:grant-type:device_code",
                          "device_code", d->device_code, NULL};
-  char *form = form_of(pairs);
-  enum dhis2_err rc;
 
-  memset(out, 0, sizeof(*out));
-  if (form == NULL)
-    return DHIS2_ERR_NOMEM;
-  rc = dhis2_oauth2_token(c, cfg, ep->token, ep->secret_post, form, out, why,
-                          whylen);
-  dhis2_secret_free(form);
-  return rc;
+  return grant(c, cfg, ep, pairs, out, why, whylen);
 }
 
 enum dhis2_err dhis2_oauth2_fetch_jwks(struct dhis2_client *c,

@@ -6,6 +6,7 @@
 #include <json-c/json.h>
 
 #include "dhis2/api.h"
+#include "dhis2/json.h"
 
 /* ASCII case-insensitive: strcasecmp() and strcasestr() follow the
    caller's locale, and a PAM module runs in whatever locale it is given. */
@@ -37,35 +38,21 @@ static bool contains(const char *hay, const char *needle)
  */
 static enum dhis2_err web_message(const char *body, size_t len, char **out)
 {
-  enum dhis2_err rc = DHIS2_ERR_NOMEM;
-  struct json_tokener *tok = NULL;
   struct json_object *root = NULL;
   struct json_object *msg;
+  enum dhis2_err rc = DHIS2_OK;
 
   *out = NULL;
-  if (body == NULL || len == 0 || len > INT_MAX) {
-    rc = DHIS2_OK;
-    goto out;
+  /* No body or not a WebMessage: no message, not an error. */
+  if (dhis2_json_parse_object(body, len, &root) == DHIS2_ERR_NOMEM)
+    return DHIS2_ERR_NOMEM;
+  if (root != NULL && json_object_object_get_ex(root, "message", &msg) &&
+      json_object_is_type(msg, json_type_string)) {
+    *out = strdup(json_object_get_string(msg));
+    if (*out == NULL)
+      rc = DHIS2_ERR_NOMEM;
   }
-  tok = json_tokener_new();
-  if (tok == NULL)
-    goto out;
-  rc = DHIS2_OK;
-  root = json_tokener_parse_ex(tok, body, (int)len);
-  if (root == NULL || json_tokener_get_error(tok) != json_tokener_success ||
-      json_tokener_get_parse_end(tok) != len ||
-      !json_object_is_type(root, json_type_object))
-    goto out;
-  if (!json_object_object_get_ex(root, "message", &msg) ||
-      !json_object_is_type(msg, json_type_string))
-    goto out;
-  *out = strdup(json_object_get_string(msg));
-  if (*out == NULL)
-    rc = DHIS2_ERR_NOMEM;
-out:
   json_object_put(root);
-  if (tok != NULL)
-    json_tokener_free(tok);
   return rc;
 }
 
