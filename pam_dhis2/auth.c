@@ -207,6 +207,16 @@ int module_authenticate(struct module *m)
     rc = PAM_MAXTRIES;
     goto out;
   }
+  if ((m->cfg->methods & (DHIS2_METHOD_PASSWORD | DHIS2_METHOD_PAT)) == 0) {
+    /* methods=token alone: checking stored dhis2-auth tokens is not in
+       this version yet. Nothing to prompt for, so let the stack fall
+       through to its next line (authinfo_unavail=ignore). */
+    dhis2_log(&m->log, LOG_NOTICE,
+              "methods=token: stored tokens are not checked by this "
+              "version; falling through");
+    rc = PAM_AUTHINFO_UNAVAIL;
+    goto out;
+  }
   rc = conv_get_secret(m, &secret);
   if (rc != PAM_SUCCESS)
     goto out;

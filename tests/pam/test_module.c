@@ -524,3 +524,22 @@ Test(pam, debug_logs_outcomes_but_never_a_secret)
   cr_assert_null(strstr(pt_logged(), "JSESSIONID="), "a session logged");
   free(pat);
 }
+
+Test(pam, token_only_falls_through_without_a_prompt_or_request)
+{
+  struct pt_run r;
+
+  pt_service_raw(pt, "auth [success=done authinfo_unavail=ignore] @MOD@ "
+                     "@ARGS@ methods=token\n"
+                     "auth required @MOD@ @ARGS@\n");
+  {
+    const char *answers[] = {"Alice-pw-1", NULL};
+    pt_run(pt, "nobody", answers, &r);
+  }
+  /* The token line asks nothing and sends nothing; the password line
+     after it does the work. */
+  cr_assert_eq(r.auth, PAM_SUCCESS);
+  cr_assert_eq(r.n_prompts, 1);
+  cr_assert_eq(emu_count(emu, "/api/auth/login"), 1);
+  pt_run_clear(&r);
+}
