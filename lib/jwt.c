@@ -614,6 +614,7 @@ static enum dhis2_err scope_claim(struct json_object *root, char **out)
 {
   struct json_object *v = member(root, "scope");
   size_t len = 0;
+  size_t at = 0;
   size_t n;
   char *s;
 
@@ -633,11 +634,15 @@ static enum dhis2_err scope_claim(struct json_object *root, char **out)
   for (size_t i = 0; i < n; i++) {
     const char *one = string_of(json_object_array_get_idx(v, i));
 
+    size_t k;
+
     if (one == NULL)
       continue;
-    if (s[0] != '\0')
-      strcat(s, " ");
-    strcat(s, one);
+    k = strlen(one);
+    if (at > 0)
+      s[at++] = ' ';
+    memcpy(s + at, one, k); /* fits: len counted every part + 1 */
+    at += k;
   }
   *out = s;
   return DHIS2_OK;
