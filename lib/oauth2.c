@@ -770,7 +770,8 @@ enum dhis2_err dhis2_oauth2_token(struct dhis2_client *c,
   json_object_put(root);
   if (out->access_token == NULL) {
     dhis2_tokens_clear(out);
-    snprintf(why, whylen, "the token endpoint answered without an access token");
+    snprintf(why, whylen,
+             "the token endpoint answered without an access token");
     return DHIS2_ERR_MALFORMED;
   }
   return DHIS2_OK;
