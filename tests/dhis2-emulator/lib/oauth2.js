@@ -924,6 +924,32 @@ class OAuth2 {
         if (r.error) return h.sendJson(res, r.status, { error: r.error });
         return h.sendJson(res, 200, { ok: true });
       }
+      case 'POST /oauth2/mint': {
+        // An access token for a fixture user as the token endpoint would
+        // issue it after a code flow (customizeAccessToken's shape), signed
+        // by the current key: for tests that need a stored token without
+        // the browser. "spoil" makes it wrong in one way, as bad_token does.
+        const err = this.validateMint(body);
+        if (err) return bad(err);
+        const clientId = body.client_id || 'dhis2-auth';
+        const now = Math.floor(Date.now() / 1000);
+        const iat = now + (body.exp_in < 0 ? body.exp_in - 60 : 0);
+        const p = {
+          iss: this.issuer,
+          sub: body.username,
+          aud: [clientId],
+          nbf: iat,
+          scope: ['ALL', 'openid'],
+          iat,
+          exp: now + (body.exp_in ?? (this.settings.access_ttl ?? 300)),
+          jti: crypto.randomUUID(),
+        };
+        if (this.settings.username_claim === 'always') p.username = body.username;
+        const key = this.keys.main.current[this.settings.alg];
+        let t = jwt.sign({ alg: key.alg, kid: key.kid }, p, key);
+        if (body.spoil) t = this.spoil(t, body.spoil, 'access_token', 'main');
+        return h.sendJson(res, 200, { access_token: t, expires_at: p.exp, kid: key.kid });
+      }
       case 'GET /oauth2/idp-requests':
         return h.sendJson(res, 200, this.idpRequests);
       case 'POST /oauth2/uaa-expire':
@@ -932,6 +958,20 @@ class OAuth2 {
       default:
         return h.sendJson(res, 404, { error: `no control route ${route}` });
     }
+  }
+
+  validateMint(b) {
+    if (!b || typeof b !== 'object' || Array.isArray(b)) return 'body: a JSON object';
+    if (typeof b.username !== 'string' || !b.username) return 'username: string';
+    for (const k of Object.keys(b)) {
+      if (!['username', 'client_id', 'exp_in', 'spoil'].includes(k)) return `unknown member ${k}`;
+    }
+    if (b.client_id != null && typeof b.client_id !== 'string') return 'client_id: string';
+    if (b.exp_in != null && !Number.isInteger(b.exp_in)) return 'exp_in: integer seconds';
+    if (b.spoil != null && !['signature', 'iss', 'aud', 'expired'].includes(b.spoil)) {
+      return 'spoil: signature, iss, aud or expired';
+    }
+    return null;
   }
 
   validate(b) {

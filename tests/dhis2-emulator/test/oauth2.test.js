@@ -378,3 +378,34 @@ test('over TLS: https issuer, the flow and the JWT on /api/me', async () => {
     await tls.stop();
   }
 });
+
+test('mint: a token shaped as the token endpoint issues it, accepted as Bearer',
+  async () => {
+    await emu.ctl('POST', '/oauth2', { jwt_bearer: true });
+    const { r } = await codeFlow({ client: 'dhis2-auth-basic' });
+    const real = k.decodeJwt(r.json.access_token);
+    const m = await emu.ctl('POST', '/oauth2/mint', { username: 'alice' });
+    assert.equal(m.status, 200);
+    const minted = k.decodeJwt(m.json.access_token);
+    assert.deepEqual(Object.keys(minted.payload).sort(), Object.keys(real.payload).sort());
+    assert.deepEqual(Object.keys(minted.header).sort(), Object.keys(real.header).sort());
+    assert.equal(minted.header.kid, real.header.kid);
+    assert.equal(minted.payload.iss, real.payload.iss);
+    assert.deepEqual(minted.payload.aud, ['dhis2-auth']);
+    assert.equal(m.json.expires_at, minted.payload.exp);
+    const ok = await me(m.json.access_token);
+    assert.equal(ok.status, 200);
+    assert.equal(ok.json.username, 'alice');
+  });
+
+test('mint: exp_in and spoil make tokens /api/me refuses', async () => {
+  await emu.ctl('POST', '/oauth2', { jwt_bearer: true });
+  const old = await emu.ctl('POST', '/oauth2/mint', { username: 'bob', exp_in: -120 });
+  assert.equal((await me(old.json.access_token)).status, 401);
+  for (const spoil of ['signature', 'iss', 'aud', 'expired']) {
+    const t = await emu.ctl('POST', '/oauth2/mint', { username: 'bob', spoil });
+    assert.equal((await me(t.json.access_token)).status, 401, spoil);
+  }
+  assert.equal((await emu.ctl('POST', '/oauth2/mint', {})).status, 400);
+  assert.equal((await emu.ctl('POST', '/oauth2/mint', { username: 'bob', spoil: 'x' })).status, 400);
+});
