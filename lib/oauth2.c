@@ -748,6 +748,60 @@ out:
   return rc;
 }
 
+/* Fills *out from a token reply's object; root stays the caller's. */
+static enum dhis2_err tokens_of(struct json_object *root,
+                                struct dhis2_tokens *out, char *why,
+                                size_t whylen)
+{
+  out->access_token = secret_member(root, "access_token");
+  out->refresh_token = secret_member(root, "refresh_token");
+  out->id_token = secret_member(root, "id_token");
+  out->token_type = member(root, "token_type");
+  out->scope = member(root, "scope");
+  out->expires_in = long_member(root, "expires_in", 0);
+  out->refresh_expires_in = long_member(root, "refresh_expires_in", 0);
+  if (out->expires_in < 0)
+    out->expires_in = 0;
+  if (out->refresh_expires_in < 0)
+    out->refresh_expires_in = 0;
+  if (out->access_token == NULL) {
+    dhis2_tokens_clear(out);
+    snprintf(why, whylen,
+             "the token endpoint answered without an access token");
+    return DHIS2_ERR_MALFORMED;
+  }
+  return DHIS2_OK;
+}
+
+enum dhis2_err dhis2_oauth2_parse_tokens(const char *body, size_t len,
+                                         struct dhis2_tokens *out, char *why,
+                                         size_t whylen)
+{
+  struct json_object *root = NULL;
+  enum dhis2_err rc;
+
+  memset(out, 0, sizeof(*out));
+  if (whylen > 0)
+    why[0] = '\0';
+  rc = dhis2_json_parse_object(body, len, &root);
+  if (rc == DHIS2_ERR_NOMEM)
+    return rc;
+  if (root == NULL) {
+    snprintf(why, whylen, "the token endpoint's reply is not JSON");
+    return DHIS2_ERR_MALFORMED;
+  }
+  rc = tokens_of(root, out, why, whylen);
+  json_object_put(root);
+  return rc;
+}
+
+long dhis2_tokens_keep_for(const struct dhis2_tokens *t, bool refreshable)
+{
+  if (refreshable)
+    return t->refresh_expires_in;
+  return t->expires_in;
+}
+
 enum dhis2_err dhis2_oauth2_token(struct dhis2_client *c,
                                   const struct dhis2_config *cfg,
                                   const char *endpoint, bool post,
@@ -761,20 +815,9 @@ enum dhis2_err dhis2_oauth2_token(struct dhis2_client *c,
   rc = post_form(c, cfg, endpoint, post, form, &root, why, whylen);
   if (rc != DHIS2_OK)
     return rc;
-  out->access_token = secret_member(root, "access_token");
-  out->refresh_token = secret_member(root, "refresh_token");
-  out->id_token = secret_member(root, "id_token");
-  out->token_type = member(root, "token_type");
-  out->scope = member(root, "scope");
-  out->expires_in = long_member(root, "expires_in", 0);
+  rc = tokens_of(root, out, why, whylen);
   json_object_put(root);
-  if (out->access_token == NULL) {
-    dhis2_tokens_clear(out);
-    snprintf(why, whylen,
-             "the token endpoint answered without an access token");
-    return DHIS2_ERR_MALFORMED;
-  }
-  return DHIS2_OK;
+  return rc;
 }
 
 /* Runs one grant given as name/value pairs at the token endpoint. */
@@ -906,6 +949,13 @@ enum dhis2_err dhis2_oauth2_fetch_jwks(struct dhis2_client *c,
                                        const struct dhis2_oauth2_endpoints *ep,
                                        struct dhis2_jwks **out)
 {
+  return dhis2_oauth2_fetch_jwks_doc(c, ep, out, NULL, NULL);
+}
+
+enum dhis2_err dhis2_oauth2_fetch_jwks_doc(
+    struct dhis2_client *c, const struct dhis2_oauth2_endpoints *ep,
+    struct dhis2_jwks **out, char **doc, size_t *doc_len)
+{
   struct dhis2_http_resp resp = {0};
   struct dhis2_http_req req = {.method = "GET", .url = ep->jwks};
   enum dhis2_err rc;
@@ -918,6 +968,15 @@ enum dhis2_err dhis2_oauth2_fetch_jwks(struct dhis2_client *c,
     rc = resp.status >= 500 ? DHIS2_ERR_SERVER : DHIS2_ERR_HTTP;
   if (rc == DHIS2_OK)
     rc = dhis2_jwks_parse(resp.body, resp.body_len, out);
+  if (rc == DHIS2_OK && doc != NULL) {
+    *doc = strndup(resp.body, resp.body_len);
+    *doc_len = resp.body_len;
+    if (*doc == NULL) {
+      dhis2_jwks_free(*out);
+      *out = NULL;
+      rc = DHIS2_ERR_NOMEM;
+    }
+  }
   dhis2_http_resp_clear(&resp);
   return rc;
 }

@@ -116,10 +116,36 @@ struct dhis2_tokens {
   char *token_type;
   char *scope;
   long expires_in; /* seconds, 0 when the server did not say */
+  /* The refresh token's remaining life in seconds, as Keycloak says in
+     refresh_expires_in; 0 when the server did not say (Spring AS, uaa)
+     or said 0 (Keycloak's offline tokens: no expiry). */
+  long refresh_expires_in;
 };
 
 /* Wipes and frees what t owns, and zeroes it. */
 void dhis2_tokens_clear(struct dhis2_tokens *t);
+
+/*
+ * Parses a token endpoint's 2xx reply (len bytes of JSON at body) into
+ * *out (zeroed on entry; clear it with dhis2_tokens_clear()): the tokens,
+ * token_type, scope, expires_in and refresh_expires_in (numbers or numeric
+ * strings; negative ones read as 0). Returns DHIS2_OK, DHIS2_ERR_NOMEM, or
+ * DHIS2_ERR_MALFORMED with a reason in why when the reply is not a JSON
+ * object or has no access_token.
+ */
+enum dhis2_err dhis2_oauth2_parse_tokens(const char *body, size_t len,
+                                         struct dhis2_tokens *out, char *why,
+                                         size_t whylen);
+
+/*
+ * How long a store should keep a login made of t (seconds; 0: no limit),
+ * where refreshable says whether a refresh token will be stored with it
+ * (t's own, or an earlier one a refresh did not replace): the refresh
+ * token's life when the server said it; no limit when there is a refresh
+ * token of unknown life; else the access token's life, after which the
+ * record is of no use (0 when that is unknown too).
+ */
+long dhis2_tokens_keep_for(const struct dhis2_tokens *t, bool refreshable);
 
 /*
  * The authorization URL for the code flow with PKCE S256: endpoint plus
@@ -212,5 +238,15 @@ enum dhis2_err dhis2_oauth2_device_poll(
 enum dhis2_err dhis2_oauth2_fetch_jwks(struct dhis2_client *c,
                                        const struct dhis2_oauth2_endpoints *ep,
                                        struct dhis2_jwks **out);
+
+/*
+ * As dhis2_oauth2_fetch_jwks(), and also hands out the document itself
+ * (for a cache): on DHIS2_OK *doc (NULL on entry, doc may be NULL) gets
+ * a malloc'd NUL-terminated copy of the *doc_len bytes that parsed into
+ * *out. Returns DHIS2_ERR_MALFORMED when it is not a JWKS.
+ */
+enum dhis2_err dhis2_oauth2_fetch_jwks_doc(
+    struct dhis2_client *c, const struct dhis2_oauth2_endpoints *ep,
+    struct dhis2_jwks **out, char **doc, size_t *doc_len);
 
 #endif /* DHIS2_OAUTH2_H */

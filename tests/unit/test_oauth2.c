@@ -390,3 +390,92 @@ Test(authorize, no_client_id_gives_no_url)
   cr_assert_null(
       dhis2_oauth2_authorize_url(&ep, &cfg, "http://x/cb", "S", NULL, "v"));
 }
+
+/* --- token replies and how long to keep them ---------------------------- */
+
+static enum dhis2_err parse(const char *json, struct dhis2_tokens *t)
+{
+  char why[256];
+
+  return dhis2_oauth2_parse_tokens(json, strlen(json), t, why, sizeof(why));
+}
+
+Test(tokens, keycloak_reply_gives_the_refresh_token_life)
+{
+  struct dhis2_tokens t;
+
+  cr_assert_eq(parse("{\"access_token\":\"A\",\"expires_in\":300,"
+                     "\"refresh_expires_in\":1800,\"refresh_token\":\"R\","
+                     "\"token_type\":\"Bearer\",\"id_token\":\"I\","
+                     "\"not-before-policy\":0,\"scope\":\"openid email\"}",
+                     &t),
+               DHIS2_OK);
+  cr_assert_str_eq(t.access_token, "A");
+  cr_assert_str_eq(t.refresh_token, "R");
+  cr_assert_str_eq(t.id_token, "I");
+  cr_assert_str_eq(t.scope, "openid email");
+  cr_assert_eq(t.expires_in, 300);
+  cr_assert_eq(t.refresh_expires_in, 1800);
+  dhis2_tokens_clear(&t);
+}
+
+Test(tokens, spring_reply_has_no_refresh_token_life)
+{
+  struct dhis2_tokens t;
+
+  cr_assert_eq(parse("{\"access_token\":\"A\",\"refresh_token\":\"R\","
+                     "\"token_type\":\"Bearer\",\"expires_in\":299}",
+                     &t),
+               DHIS2_OK);
+  cr_assert_eq(t.expires_in, 299);
+  cr_assert_eq(t.refresh_expires_in, 0);
+  dhis2_tokens_clear(&t);
+}
+
+Test(tokens, numeric_strings_count_and_negative_lives_read_as_zero)
+{
+  struct dhis2_tokens t;
+
+  cr_assert_eq(parse("{\"access_token\":\"A\",\"expires_in\":\"60\","
+                     "\"refresh_expires_in\":-5}",
+                     &t),
+               DHIS2_OK);
+  cr_assert_eq(t.expires_in, 60);
+  cr_assert_eq(t.refresh_expires_in, 0);
+  dhis2_tokens_clear(&t);
+}
+
+Test(tokens, a_reply_without_access_token_or_not_json_is_malformed)
+{
+  struct dhis2_tokens t;
+
+  cr_assert_eq(parse("{\"refresh_token\":\"R\",\"refresh_expires_in\":9}", &t),
+               DHIS2_ERR_MALFORMED);
+  cr_assert_null(t.refresh_token);
+  cr_assert_eq(t.refresh_expires_in, 0);
+  cr_assert_eq(parse("access_token=A", &t), DHIS2_ERR_MALFORMED);
+  cr_assert_eq(parse("[{\"access_token\":\"A\"}]", &t), DHIS2_ERR_MALFORMED);
+}
+
+Test(keep_for, a_refresh_token_of_known_life_sets_it)
+{
+  struct dhis2_tokens t = {.expires_in = 300, .refresh_expires_in = 1800};
+
+  cr_assert_eq(dhis2_tokens_keep_for(&t, true), 1800);
+}
+
+Test(keep_for, a_refresh_token_of_unknown_life_means_no_limit)
+{
+  struct dhis2_tokens t = {.expires_in = 300};
+
+  cr_assert_eq(dhis2_tokens_keep_for(&t, true), 0);
+}
+
+Test(keep_for, without_a_refresh_token_the_access_token_life_bounds_it)
+{
+  struct dhis2_tokens t = {.expires_in = 300};
+  struct dhis2_tokens unknown = {0};
+
+  cr_assert_eq(dhis2_tokens_keep_for(&t, false), 300);
+  cr_assert_eq(dhis2_tokens_keep_for(&unknown, false), 0);
+}
