@@ -290,7 +290,11 @@ static int save(struct run *r, struct login *l, const char *username)
 
   if (l->tokens.expires_in > 0)
     rec.expires_at = rec.obtained_at + l->tokens.expires_in;
-  rc = dhis2_store_save(&r->store, r->cfg->profile, &rec, 0, err, sizeof(err));
+  /* The keyring key lasts as long as the login can (DESIGN.md 6). */
+  rc = dhis2_store_save(
+      &r->store, r->cfg->profile, &rec,
+      dhis2_tokens_keep_for(&l->tokens, l->tokens.refresh_token != NULL), err,
+      sizeof(err));
   if (rc != DHIS2_OK)
     return fail(rc, "storing the tokens", err);
   if (dhis2_store_where(&r->store, r->cfg->profile, &where, err,

@@ -110,7 +110,6 @@ static enum dhis2_err refresh_step(const struct dhis2_token_record *cur,
   time_t now = time(NULL);
   enum dhis2_err rc;
 
-  (void)keep_for;
   if (cur == NULL)
     return DHIS2_ERR_REJECTED;
   x->username = strdup(cur->username);
@@ -155,6 +154,9 @@ static enum dhis2_err refresh_step(const struct dhis2_token_record *cur,
   }
   rec->obtained_at = now;
   rec->expires_at = t.expires_in > 0 ? now + t.expires_in : 0;
+  /* A refresh token kept from before: its life is what this reply says,
+     or unknown. */
+  *keep_for = dhis2_tokens_keep_for(&t, rec->refresh_token != NULL);
   dhis2_tokens_clear(&t);
   x->access = dhis2_secret_dup(rec->access_token);
   if (x->access == NULL) {
