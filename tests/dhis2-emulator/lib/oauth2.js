@@ -72,6 +72,7 @@ const DEFAULTS = {
   public_client: 'spring',
   device_expires_in: 600,
   device_interval: 5,
+  device_slow_down: 0, // the next N device polls answer slow_down, however timed
   idp_mapping_claim: 'email',
   idp_audiences: ['dhis2', 'dhis2-auth'],
 };
@@ -507,12 +508,18 @@ class OAuth2 {
   // ---- bad tokens -----------------------------------------------------------
 
   // Token responses: the main server's id_token gets Spring AS's shape
-  // (aud as an array, azp), then an armed bad_token mode spoils the tokens.
+  // (aud as an array, azp), the IdP's replies Keycloak's refresh_expires_in,
+  // then an armed bad_token mode spoils the tokens.
   armTokenTransform(res, which) {
     const mode = this.settings.bad_token;
-    if (!mode && which !== 'main') return;
     capture(res, jsonTransform((j, status) => {
       if (status !== 200) return null;
+      if (which === 'idp' && typeof j.refresh_token === 'string') {
+        // Keycloak says how long the refresh token has left (its SSO
+        // session idle time, 1800 s by default) in every token reply.
+        const rt = this.stores.idp.items.get(`RefreshToken:${j.refresh_token}`);
+        if (rt && rt.exp) j.refresh_expires_in = Math.max(0, rt.exp - Math.floor(Date.now() / 1000));
+      }
       if (which === 'main' && typeof j.id_token === 'string') {
         const d = jwt.decode(j.id_token);
         const key = d && this.keyList('main').find((k) => k.kid === d.header.kid);
@@ -843,13 +850,17 @@ class OAuth2 {
 
   // RFC 8628 section 3.5: polling faster than `interval` gets slow_down, and
   // the interval grows by 5 s for this and every later request.
+  // The device_slow_down switch forces it on the next polls, so a test sees
+  // a client back off without having to make it poll early.
   slowDown(res, deviceCode) {
     const p = this.polls.get(deviceCode);
     if (!p) return false;
     const now = Date.now();
     const early = p.interval > 0 && p.last && now - p.last < p.interval * 1000;
+    const forced = !early && this.settings.device_slow_down > 0;
     p.last = now;
-    if (!early) return false;
+    if (!early && !forced) return false;
+    if (forced) this.settings.device_slow_down -= 1;
     p.interval += 5;
     h.sendJson(res, 400, { error: 'slow_down',
       error_description: `Polling too fast; wait ${p.interval} s between requests` },
@@ -998,6 +1009,9 @@ class OAuth2 {
           break;
         case 'device_interval':
           if (!(Number.isInteger(v) && v >= 0)) return 'device_interval: seconds >= 0';
+          break;
+        case 'device_slow_down':
+          if (!(Number.isInteger(v) && v >= 0)) return 'device_slow_down: a count >= 0';
           break;
         case 'idp_mapping_claim':
           if (!['email', 'username'].includes(v)) return 'idp_mapping_claim: email or username';

@@ -143,6 +143,37 @@ test('interval: polling too fast gets slow_down and the interval grows by 5 s',
     assert.equal((await poll(d.device_code)).json.error, 'slow_down');
   });
 
+test('device_slow_down: the next polls answer slow_down however they are timed',
+  async () => {
+    await emu.ctl('POST', '/oauth2', { device_interval: 0, device_slow_down: 1 });
+    const first = await deviceStart();
+    const second = await deviceStart();
+    const slow = await poll(first.device_code);
+    assert.equal(slow.status, 400);
+    assert.equal(slow.json.error, 'slow_down');
+    assert.match(slow.json.error_description, /wait 5 s/);
+    // One forced answer, spent: the other code is polled on time.
+    assert.equal((await poll(second.device_code)).json.error, 'authorization_pending');
+    assert.equal((await emu.ctl('GET', '/oauth2')).json.settings.device_slow_down, 0);
+    assert.equal((await emu.ctl('POST', '/oauth2', { device_slow_down: -1 })).status, 400);
+  });
+
+test('token replies carry Keycloak\'s refresh_expires_in: the refresh token\'s life left',
+  async () => {
+    await emu.ctl('POST', '/oauth2', { device_interval: 0 });
+    const d = await deviceStart();
+    await settle(d.user_code, 'approve', 'alice');
+    const t = (await poll(d.device_code)).json;
+    assert.ok(t.refresh_expires_in > 1790 && t.refresh_expires_in <= 1800,
+      String(t.refresh_expires_in));
+    const r = (await k.post(`${idp}/protocol/openid-connect/token`, { grant_type:
+      'refresh_token', refresh_token: t.refresh_token, client_id: 'dhis2-auth' })).json;
+    assert.ok(r.access_token);
+    // Not rotated, so the same refresh token with no more life than before.
+    assert.ok(r.refresh_expires_in > 1790 && r.refresh_expires_in <= t.refresh_expires_in,
+      String(r.refresh_expires_in));
+  });
+
 test('verification page driven like curl: code, confirm, login, success', async () => {
   await emu.ctl('POST', '/oauth2', { device_interval: 0 });
   const d = await deviceStart();
