@@ -170,9 +170,10 @@ int module_authenticate(struct module *m)
   struct dhis2_identity *id = NULL;
   enum dhis2_err err = DHIS2_ERR_INTERNAL;
   char *secret = NULL;
-  char why[128];
+  char why[512];
   double t0 = now();
   int pam_rc = PAM_SUCCESS;
+  int prio;
   int rc;
 
   pam_get_item(m->pamh, PAM_SERVICE, &service);
@@ -199,22 +200,36 @@ int module_authenticate(struct module *m)
     rc = PAM_USER_UNKNOWN;
     goto out;
   }
+  if (m->cfg->methods & DHIS2_METHOD_TOKEN) {
+    how = "token";
+    if (t.kiosk_user != NULL) {
+      snprintf(why, sizeof(why), "not for a kiosk sign-in");
+      err = DHIS2_ERR_REJECTED;
+    } else {
+      err = token_check(m, user, t.dhis2_name, &id, why, sizeof(why));
+    }
+    if (err == DHIS2_OK)
+      goto verified;
+    dhis2_debug(&m->log, "%s: no usable stored token: %s", user, why);
+    if (err == DHIS2_ERR_NOMEM) {
+      rc = PAM_BUF_ERR;
+      goto out;
+    }
+    if ((m->cfg->methods & (DHIS2_METHOD_PASSWORD | DHIS2_METHOD_PAT)) == 0) {
+      /* Nothing to prompt for: the stack's next line (a password) goes
+         on when this one says authinfo_unavail=ignore. */
+      rc = PAM_AUTHINFO_UNAVAIL;
+      goto out;
+    }
+    how = "-";
+    err = DHIS2_ERR_INTERNAL;
+  }
   if (throttle_tripped(m, t.dhis2_name)) {
     dhis2_log(&m->log, LOG_NOTICE,
               "%s: %u rejected passwords within %ld s: not asking DHIS2",
               t.dhis2_name, m->cfg->failure_limit, m->cfg->failure_window);
     conv_error(m, "Too many failed attempts; try again later.");
     rc = PAM_MAXTRIES;
-    goto out;
-  }
-  if ((m->cfg->methods & (DHIS2_METHOD_PASSWORD | DHIS2_METHOD_PAT)) == 0) {
-    /* methods=token alone: checking stored dhis2-auth tokens is not in
-       this version yet. Nothing to prompt for, so let the stack fall
-       through to its next line (authinfo_unavail=ignore). */
-    dhis2_log(&m->log, LOG_NOTICE,
-              "methods=token: stored tokens are not checked by this "
-              "version; falling through");
-    rc = PAM_AUTHINFO_UNAVAIL;
     goto out;
   }
   rc = conv_get_secret(m, &secret);
@@ -237,6 +252,7 @@ int module_authenticate(struct module *m)
     rc = PAM_AUTH_ERR;
   if (rc != PAM_SUCCESS)
     goto out;
+verified:
   /* The auth line may carry the policy too: enforce it here as well, so
      it holds even where the account phase does not see our data. */
   if (policy_configured(m->cfg) &&
@@ -255,8 +271,13 @@ int module_authenticate(struct module *m)
   }
 out:
   outcome = rc == PAM_SUCCESS ? "success" : pam_strerror(m->pamh, rc);
+  /* No stored token is the everyday case of a token line: not a notice. */
+  prio = rc == PAM_SUCCESS ||
+                 (rc == PAM_AUTHINFO_UNAVAIL && strcmp(how, "token") == 0)
+             ? LOG_INFO
+             : LOG_NOTICE;
   if (err != DHIS2_OK && err != DHIS2_ERR_INTERNAL)
-    dhis2_log(&m->log, rc == PAM_SUCCESS ? LOG_INFO : LOG_NOTICE,
+    dhis2_log(&m->log, prio,
               "service=%s user=%s dhis2_user=%s%s%s method=%s: %s (%s) in "
               "%.3f s",
               service ? (const char *)service : "-", user ? user : "-",
@@ -264,7 +285,7 @@ out:
               t.kiosk_user ? t.kiosk_user : "", how, outcome,
               dhis2_strerror(err), now() - t0);
   else
-    dhis2_log(&m->log, rc == PAM_SUCCESS ? LOG_INFO : LOG_NOTICE,
+    dhis2_log(&m->log, prio,
               "service=%s user=%s dhis2_user=%s%s%s method=%s: %s in %.3f s",
               service ? (const char *)service : "-", user ? user : "-",
               t.dhis2_name ? t.dhis2_name : "-", t.kiosk_user ? " kiosk=" : "",

@@ -93,6 +93,33 @@ void throttle_reset(struct module *m, const char *name);
 bool server_kind_get(struct module *m, enum dhis2_server_kind *kind);
 void server_kind_set(struct module *m, enum dhis2_server_kind kind);
 
+/*
+ * A cache file in state_dir named PREFIX-<sha256 of key>, owned by us and
+ * readable by nobody else. state_cache_get() reads it into *buf (a
+ * malloc'd NUL-terminated copy of *len bytes; the caller frees it) and is
+ * false when it is missing, unsafe or over max bytes; state_cache_put()
+ * replaces it atomically (errors logged).
+ */
+bool state_cache_get(struct module *m, const char *prefix, const char *key,
+                     size_t max, char **buf, size_t *len);
+void state_cache_put(struct module *m, const char *prefix, const char *key,
+                     const char *buf, size_t len);
+
+/* --- the token method (token.c) --- */
+
+/*
+ * Checks the dhis2-auth token stored for the local account pam_user, for
+ * the DHIS2 user dhis2_name, per token_validation (DESIGN.md sections 4
+ * and 6); never prompts, never changes the record. On DHIS2_OK sets *id
+ * (NULL on entry) to the token's verified identity: groups, roles and
+ * authorities only when /api/me was read, which a require_* policy
+ * forces. Otherwise writes into why (never a secret) why the token cannot
+ * be used.
+ */
+enum dhis2_err token_check(struct module *m, const char *pam_user,
+                           const char *dhis2_name, struct dhis2_identity **id,
+                           char *why, size_t whylen);
+
 /* --- account policy (policy.c) --- */
 
 /*

@@ -232,3 +232,47 @@ void server_kind_set(struct module *m, enum dhis2_server_kind kind)
     dhis2_log(&m->log, LOG_ERR, "state_dir %s: cannot write: %s", dir,
               strerror(errno));
 }
+
+/* state_dir/PREFIX-<sha256 of key>. */
+static bool cache_path(struct module *m, const char *prefix, const char *key,
+                       char *dir, size_t dirlen, char *name, size_t namelen)
+{
+  char hex[65];
+
+  if (!state_path(m, NULL, dir, dirlen) || !hash_name(key, false, hex))
+    return false;
+  return snprintf(name, namelen, "%s-%s", prefix, hex) < (int)namelen;
+}
+
+bool state_cache_get(struct module *m, const char *prefix, const char *key,
+                     size_t max, char **buf, size_t *len)
+{
+  char dir[4096];
+  char name[128];
+  char path[4300];
+  char err[512];
+
+  if (!cache_path(m, prefix, key, dir, sizeof(dir), name, sizeof(name)))
+    return false;
+  snprintf(path, sizeof(path), "%s/%s", dir, name);
+  if (dhis2_file_read(path, geteuid(), 0, max, buf, len, err, sizeof(err)) !=
+      DHIS2_OK) {
+    if (errno != ENOENT)
+      dhis2_debug(&m->log, "%s", err);
+    return false;
+  }
+  return true;
+}
+
+void state_cache_put(struct module *m, const char *prefix, const char *key,
+                     const char *buf, size_t len)
+{
+  char dir[4096];
+  char name[128];
+
+  if (!cache_path(m, prefix, key, dir, sizeof(dir), name, sizeof(name)))
+    return;
+  if (dhis2_file_replace(dir, name, buf, len, 0600) != DHIS2_OK)
+    dhis2_log(&m->log, LOG_ERR, "state_dir %s: cannot write: %s", dir,
+              strerror(errno));
+}
