@@ -60,6 +60,11 @@ int cmd_logout(struct run *r);
  */
 int valid_token(struct run *r, char **access, char **username);
 
+/* Where a record is, for a sentence: the store's location without its
+   "keyring: " prefix ("key 123 \"dhis2-auth:default\" in the ..."), or
+   the file's path. Points into w. */
+const char *location_text(const struct dhis2_store_where *w);
+
 /* Draws text as a QR code on the terminal (stdout is a tty) or does
    nothing; returns false when it could not. */
 bool show_qr(const char *text);

@@ -196,10 +196,14 @@ static int flow_device(struct run *r, struct login *l)
                "again");
       break;
     }
-    if (tty)
-      fprintf(stderr, "\rWaiting for approval: %ld:%02ld left  ", left / 60,
-              left % 60);
-    sleep((unsigned)(interval < left ? interval : left));
+    /* The interval passes a second at a time so the countdown ticks. */
+    for (long waited = 0; waited < interval && left > 0; waited++) {
+      if (tty)
+        fprintf(stderr, "\rWaiting for approval: %ld:%02ld left  ", left / 60,
+                left % 60);
+      sleep(1);
+      left = (long)(deadline - time(NULL));
+    }
     rc = dhis2_oauth2_device_poll(r->client, r->cfg, &l->ep, &d, &l->tokens,
                                   l->why, sizeof(l->why));
     if (rc == DHIS2_ERR_PENDING)
@@ -302,7 +306,7 @@ static int save(struct run *r, struct login *l, const char *username)
     where.location[0] = '\0';
   printf("Signed in to DHIS2 at %s as %s", r->cfg->url, username);
   if (where.location[0] != '\0')
-    printf(" (tokens kept in %s)", where.location);
+    printf(" (tokens kept in %s)", location_text(&where));
   printf(".\n");
   return EXIT_OK;
 }

@@ -17,6 +17,16 @@ static const char *backend_name(enum dhis2_token_store b)
   return b == DHIS2_STORE_KEYRING ? "keyring" : "file";
 }
 
+const char *location_text(const struct dhis2_store_where *w)
+{
+  static const char prefix[] = "keyring: ";
+
+  /* The store names the backend first; our sentences already do. */
+  if (strncmp(w->location, prefix, sizeof(prefix) - 1) == 0)
+    return w->location + sizeof(prefix) - 1;
+  return w->location;
+}
+
 static void format_time(time_t t, char *buf, size_t len)
 {
   struct tm tm;
@@ -74,7 +84,8 @@ int cmd_status(struct run *r)
   } else {
     printf("Signed in to %s as %s (profile %s)\n", rec->url, rec->username,
            r->cfg->profile);
-    printf("Token kept in the %s: %s\n", backend_name(w.backend), w.location);
+    printf("Token kept in the %s: %s\n", backend_name(w.backend),
+           location_text(&w));
     printf("Access token %s %s%s\n",
            rec->expires_at != 0 && rec->expires_at <= now ? "expired"
                                                           : "valid until",
