@@ -30,10 +30,13 @@ static char me[256]; /* the local account of this test process */
    uid, kept under the test's directory through XDG_STATE_HOME. */
 static void start(void)
 {
-  struct passwd *pw = getpwuid(geteuid());
+  struct passwd pwbuf;
+  struct passwd *pw = NULL;
+  char buf[4096];
   char xdg[400];
   char map[400];
 
+  getpwuid_r(geteuid(), &pwbuf, buf, sizeof(buf), &pw);
   cr_assert_not_null(pw);
   snprintf(me, sizeof(me), "%s", pw->pw_name);
   emu = emu_start("2.42", true);
@@ -113,8 +116,11 @@ static void plant_as(uid_t uid, enum dhis2_token_store backend,
   pid = fork();
   cr_assert_neq(pid, -1);
   if (pid == 0) {
-    struct passwd *pw = getpwuid(uid);
+    struct passwd pwbuf;
+    struct passwd *pw = NULL;
+    char buf[4096];
 
+    getpwuid_r(uid, &pwbuf, buf, sizeof(buf), &pw);
     if (pw == NULL || setgroups(0, NULL) != 0 ||
         setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) != 0 ||
         setresuid(uid, uid, uid) != 0)
@@ -481,7 +487,9 @@ Test(token, token_and_password_on_one_line_prompts_only_without_a_token)
 
 Test(token, root_reads_another_users_persistent_keyring)
 {
-  struct passwd *nobody = getpwnam("nobody");
+  struct passwd pwbuf;
+  struct passwd *nobody = NULL;
+  char buf[4096];
   struct dhis2_store_opts o = {.backend = DHIS2_STORE_KEYRING};
   char locks[] = "/tmp/pam_dhis2-nobody-XXXXXX";
   char err[512];
@@ -494,6 +502,7 @@ Test(token, root_reads_another_users_persistent_keyring)
   if (geteuid() != 0)
     cr_skip_test("reading another uid's keyring needs root; make check "
                  "runs this as root");
+  getpwnam_r("nobody", &pwbuf, buf, sizeof(buf), &nobody);
   cr_assert_not_null(nobody);
   /* nobody's dhis2-auth keeps its lock files in a directory of its own. */
   cr_assert_not_null(mkdtemp(locks));
