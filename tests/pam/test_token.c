@@ -491,7 +491,7 @@ Test(token, root_reads_another_users_persistent_keyring)
   struct passwd *nobody = NULL;
   char buf[4096];
   struct dhis2_store_opts o = {.backend = DHIS2_STORE_KEYRING};
-  char locks[] = "/tmp/pam_dhis2-nobody-XXXXXX";
+  char locks[600];
   char err[512];
   time_t exp;
   char *t;
@@ -504,8 +504,12 @@ Test(token, root_reads_another_users_persistent_keyring)
                  "runs this as root");
   getpwnam_r("nobody", &pwbuf, buf, sizeof(buf), &nobody);
   cr_assert_not_null(nobody);
-  /* nobody's dhis2-auth keeps its lock files in a directory of its own. */
-  cr_assert_not_null(mkdtemp(locks));
+  /* nobody's dhis2-auth keeps its lock files in a directory of its own,
+     inside the test's directory, which goes with the test however it
+     ends. */
+  snprintf(locks, sizeof(locks), "%s/nobody", pt_dir(pt));
+  cr_assert_eq(chmod(pt_dir(pt), 0711), 0);
+  cr_assert_eq(mkdir(locks, 0700), 0);
   cr_assert_eq(chown(locks, nobody->pw_uid, nobody->pw_gid), 0);
   t = mint("alice", NULL, &exp);
   pt_write_map(pt, "alice nobody\n");
@@ -537,6 +541,5 @@ Test(token, root_reads_another_users_persistent_keyring)
   cr_assert_eq(r.auth, PAM_AUTHINFO_UNAVAIL, "%s", pt_logged());
   cr_assert_not_null(strstr(pt_logged(), "no token stored"));
   pt_run_clear(&r);
-  rmdir(locks);
   free(t);
 }
