@@ -330,6 +330,7 @@ Test(token, jwks_asks_nothing_once_the_keys_are_cached)
   cr_assert_eq(r.auth, PAM_SUCCESS);
   cr_assert_eq(r.n_prompts, 0);
   cr_assert_str_eq(r.env_username, "alice");
+  cr_assert_null(r.env_user_id, "a JWT names no DHIS2 user id");
   cr_assert_eq(emu_count(emu, NULL), 2, "no request with the keys cached");
   pt_run_clear(&r);
   free(t);
