@@ -94,13 +94,18 @@ $(B)/tests/unit/%: tests/unit/%.c $(SUPPORT) $(LIB)
 	  $(LDFLAGS) $(CRITERION_LIBS) $(PKG_LIBS) -lpthread
 
 # Through the real libpam, loading the module just built. The tests see what
-# the module logs by interposing glibc's __syslog_chk (tests/support).
-$(B)/tests/pam/%: tests/pam/%.c $(SUPPORT) $(LIB) $(MOD)
+# the module logs by interposing glibc's __syslog_chk, and run with local
+# accounts of their own under nss_wrapper (tests/support/accounts.c, linked
+# whole for its constructor), whose getpwnam_r they interpose too.
+$(B)/tests/pam/%: tests/pam/%.c $(B)/tests/support/accounts.o $(SUPPORT) \
+                  $(LIB) $(MOD)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests/support \
-	  -DDHIS2_MODULE_PATH='"$(abspath $(MOD))"' -o $@ $< $(SUPPORT) \
+	  -DDHIS2_MODULE_PATH='"$(abspath $(MOD))"' -o $@ $< \
+	  $(B)/tests/support/accounts.o $(SUPPORT) \
 	  $(LIB) $(LDFLAGS) $(CRITERION_LIBS) $(PKG_LIBS) $(PAM_LIBS) -lpthread \
-	  -Wl,--export-dynamic-symbol=__syslog_chk
+	  -ldl -Wl,--export-dynamic-symbol=__syslog_chk \
+	  -Wl,--export-dynamic-symbol=getpwnam_r
 
 tests: all $(UNIT_BIN) $(PAMTEST_BIN)
 

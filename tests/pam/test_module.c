@@ -10,6 +10,7 @@
 #include <criterion/criterion.h>
 #include <security/pam_appl.h>
 
+#include "accounts.h"
 #include "emulator.h"
 #include "pamtest.h"
 #include "testutil.h"
@@ -21,8 +22,8 @@ static void start(const char *version)
 {
   emu = emu_start(version, true);
   pt = pt_new(emu);
-  /* The local account "nobody" stands for a DHIS2 user in most tests. */
-  pt_write_map(pt, "alice nobody\n");
+  /* The local account TA_USER stands for a DHIS2 user in most tests. */
+  pt_write_map(pt, "alice " TA_USER "\n");
   pt_service(pt, NULL);
 }
 
@@ -60,7 +61,7 @@ Test(pam, password_logs_in_with_login_me_and_logout)
   struct pt_run r;
   const char *answers[] = {"Alice-pw-1", NULL};
 
-  pt_run(pt, "nobody", answers, &r);
+  pt_run(pt, TA_USER, answers, &r);
   cr_assert_eq(r.auth, PAM_SUCCESS, "%s", r.messages ? r.messages : "");
   cr_assert_eq(r.acct, PAM_SUCCESS);
   cr_assert_eq(r.n_prompts, 1);
@@ -73,9 +74,9 @@ Test(pam, password_logs_in_with_login_me_and_logout)
 
 Test(pam, later_password_logins_send_three_requests)
 {
-  cr_assert_eq(pt_auth(pt, "nobody", "Alice-pw-1"), PAM_SUCCESS);
+  cr_assert_eq(pt_auth(pt, TA_USER, "Alice-pw-1"), PAM_SUCCESS);
   emu_reset(emu);
-  cr_assert_eq(pt_auth(pt, "nobody", "Alice-pw-1"), PAM_SUCCESS);
+  cr_assert_eq(pt_auth(pt, TA_USER, "Alice-pw-1"), PAM_SUCCESS);
   cr_assert_eq(emu_count(emu, NULL), 3, "login, me and logout");
 }
 
@@ -84,7 +85,7 @@ Test(pam, session_exports_the_dhis2_identity)
   struct pt_run r;
   const char *answers[] = {"Alice-pw-1", NULL};
 
-  pt_run(pt, "nobody", answers, &r);
+  pt_run(pt, TA_USER, answers, &r);
   cr_assert_eq(r.session, PAM_SUCCESS);
   cr_assert_str_eq(r.env_username, "alice");
   cr_assert_not_null(r.env_user_id);
@@ -98,9 +99,9 @@ Test(pam, v1_and_v2_pats_log_in_with_one_request_each)
   char *v1 = tu_fixture_pat("alice", 0);
   char *v2 = tu_fixture_pat("alice", 1);
 
-  cr_assert_eq(pt_auth(pt, "nobody", v1), PAM_SUCCESS);
+  cr_assert_eq(pt_auth(pt, TA_USER, v1), PAM_SUCCESS);
   cr_assert_eq(emu_count(emu, NULL), 1);
-  cr_assert_eq(pt_auth(pt, "nobody", v2), PAM_SUCCESS);
+  cr_assert_eq(pt_auth(pt, TA_USER, v2), PAM_SUCCESS);
   cr_assert_eq(emu_count(emu, NULL), 2);
   free(v1);
   free(v2);
@@ -109,23 +110,23 @@ Test(pam, v1_and_v2_pats_log_in_with_one_request_each)
 Test(pam_240, older_server_uses_basic_and_remembers_it)
 {
   /* First login: the anonymous probe, then Basic. Then Basic only. */
-  cr_assert_eq(pt_auth(pt, "nobody", "Alice-pw-1"), PAM_SUCCESS);
+  cr_assert_eq(pt_auth(pt, TA_USER, "Alice-pw-1"), PAM_SUCCESS);
   cr_assert_eq(emu_count(emu, "/api/loginConfig"), 1);
   cr_assert_eq(emu_count(emu, "/api/auth/login"), 0);
   cr_assert_eq(emu_count(emu, NULL), 2);
-  cr_assert_eq(pt_auth(pt, "nobody", "Alice-pw-1"), PAM_SUCCESS);
+  cr_assert_eq(pt_auth(pt, TA_USER, "Alice-pw-1"), PAM_SUCCESS);
   cr_assert_eq(emu_count(emu, NULL), 3, "asked again");
 }
 
 Test(pam_237, the_237_reply_shape_logs_in)
 {
-  cr_assert_eq(pt_auth(pt, "nobody", "Alice-pw-1"), PAM_SUCCESS);
+  cr_assert_eq(pt_auth(pt, TA_USER, "Alice-pw-1"), PAM_SUCCESS);
 }
 
 Test(pam, password_with_colon_and_non_ascii_logs_in)
 {
-  pt_write_map(pt, "uma nobody\n");
-  cr_assert_eq(pt_auth(pt, "nobody", tu_fixture_string("uma", "password")),
+  pt_write_map(pt, "uma " TA_USER "\n");
+  cr_assert_eq(pt_auth(pt, TA_USER, tu_fixture_string("uma", "password")),
                PAM_SUCCESS);
 }
 
@@ -133,13 +134,13 @@ Test(pam, password_with_colon_and_non_ascii_logs_in)
 
 Test(pam, wrong_password_is_auth_err)
 {
-  cr_assert_eq(pt_auth(pt, "nobody", "wrong"), PAM_AUTH_ERR);
+  cr_assert_eq(pt_auth(pt, TA_USER, "wrong"), PAM_AUTH_ERR);
   cr_assert_eq(emu_count(emu, "/api/auth/login"), 1);
 }
 
 Test(pam, empty_password_is_auth_err_without_a_request)
 {
-  cr_assert_eq(pt_auth(pt, "nobody", ""), PAM_AUTH_ERR);
+  cr_assert_eq(pt_auth(pt, TA_USER, ""), PAM_AUTH_ERR);
   cr_assert_eq(emu_count(emu, NULL), 0);
 }
 
@@ -149,14 +150,14 @@ Test(pam, four_kib_password_is_auth_err)
 
   memset(pw, 'p', sizeof(pw) - 1);
   pw[sizeof(pw) - 1] = '\0';
-  cr_assert_eq(pt_auth(pt, "nobody", pw), PAM_AUTH_ERR);
+  cr_assert_eq(pt_auth(pt, TA_USER, pw), PAM_AUTH_ERR);
 }
 
 Test(pam, another_users_pat_never_logs_in)
 {
   char *bob = tu_fixture_pat("bob", 0);
 
-  cr_assert_eq(pt_auth(pt, "nobody", bob), PAM_AUTH_ERR);
+  cr_assert_eq(pt_auth(pt, TA_USER, bob), PAM_AUTH_ERR);
   free(bob);
 }
 
@@ -166,8 +167,8 @@ Test(pam, expired_pat_is_auth_err_with_the_reason)
   const char *answers[] = {pat, NULL};
   struct pt_run r;
 
-  pt_write_map(pt, "judy nobody\n");
-  pt_run(pt, "nobody", answers, &r);
+  pt_write_map(pt, "judy " TA_USER "\n");
+  pt_run(pt, TA_USER, answers, &r);
   cr_assert_eq(r.auth, PAM_AUTH_ERR);
   cr_assert_not_null(r.messages);
   cr_assert_not_null(strstr(r.messages, "expired"), "%s", r.messages);
@@ -179,8 +180,8 @@ Test(pam, pat_from_a_disallowed_ip_is_auth_err)
 {
   char *pat = tu_fixture_pat_named("judy", "JudyPatIpOn");
 
-  pt_write_map(pt, "judy nobody\n");
-  cr_assert_eq(pt_auth(pt, "nobody", pat), PAM_AUTH_ERR);
+  pt_write_map(pt, "judy " TA_USER "\n");
+  cr_assert_eq(pt_auth(pt, TA_USER, pat), PAM_AUTH_ERR);
   free(pat);
 }
 
@@ -194,9 +195,9 @@ Test(pam, dhis2_reasons_are_shown_to_the_user)
     const char *answers[] = {tu_fixture_string(users[i], "password"), NULL};
     struct pt_run r;
 
-    snprintf(map, sizeof(map), "%s nobody\n", users[i]);
+    snprintf(map, sizeof(map), "%s " TA_USER "\n", users[i]);
     pt_write_map(pt, map);
-    pt_run(pt, "nobody", answers, &r);
+    pt_run(pt, TA_USER, answers, &r);
     cr_assert_eq(r.auth, PAM_AUTH_ERR, "%s", users[i]);
     cr_assert_not_null(r.messages, "%s: no message", users[i]);
     cr_assert_not_null(strstr(r.messages, words[i]), "%s: %s", users[i],
@@ -212,12 +213,12 @@ Test(pam, totp_user_is_asked_for_a_code_and_logs_in)
   char code[7];
   struct pt_run r;
 
-  pt_write_map(pt, "carol nobody\n");
+  pt_write_map(pt, "carol " TA_USER "\n");
   emu_totp(tu_fixture_string("carol", "secret"), time(NULL), code);
   {
     const char *answers[] = {tu_fixture_string("carol", "password"), code,
                              NULL};
-    pt_run(pt, "nobody", answers, &r);
+    pt_run(pt, TA_USER, answers, &r);
   }
   cr_assert_eq(r.auth, PAM_SUCCESS, "%s", r.messages ? r.messages : "");
   cr_assert_eq(r.n_prompts, 2);
@@ -232,8 +233,8 @@ Test(pam, totp_wrong_code_is_auth_err)
                            NULL};
   struct pt_run r;
 
-  pt_write_map(pt, "carol nobody\n");
-  pt_run(pt, "nobody", answers, &r);
+  pt_write_map(pt, "carol " TA_USER "\n");
+  pt_run(pt, TA_USER, answers, &r);
   cr_assert_eq(r.auth, PAM_AUTH_ERR);
   pt_run_clear(&r);
 }
@@ -243,9 +244,9 @@ Test(pam, twofactor_deny_refuses_without_asking)
   const char *answers[] = {tu_fixture_string("carol", "password"), NULL};
   struct pt_run r;
 
-  pt_write_map(pt, "carol nobody\n");
+  pt_write_map(pt, "carol " TA_USER "\n");
   pt_service(pt, "twofactor=deny");
-  pt_run(pt, "nobody", answers, &r);
+  pt_run(pt, TA_USER, answers, &r);
   cr_assert_eq(r.auth, PAM_AUTH_ERR);
   cr_assert_eq(r.n_prompts, 1);
   pt_run_clear(&r);
@@ -261,8 +262,8 @@ Test(pam, email_code_user_is_told_and_logs_in)
   struct pt_run r;
   char *code;
 
-  pt_write_map(pt, "dave nobody\n");
-  pt_run(pt, "nobody", first, &r);
+  pt_write_map(pt, "dave " TA_USER "\n");
+  pt_run(pt, TA_USER, first, &r);
   cr_assert_eq(r.auth, PAM_AUTH_ERR);
   cr_assert_not_null(strstr(r.messages, "e-mail"), "%s", r.messages);
   pt_run_clear(&r);
@@ -270,7 +271,7 @@ Test(pam, email_code_user_is_told_and_logs_in)
   cr_assert_not_null(code);
   {
     const char *second[] = {pw, code, NULL};
-    pt_run(pt, "nobody", second, &r);
+    pt_run(pt, TA_USER, second, &r);
   }
   /* The first call of the second run sends a new code: DHIS2 replaces
      it. Whether the old one still counts is DHIS2's business; the module
@@ -290,7 +291,7 @@ Test(pam, unknown_unmapped_user_is_user_unknown_without_a_request)
 
 Test(pam, local_user_below_min_uid_is_user_unknown)
 {
-  cr_assert_eq(pt_auth(pt, "daemon", "x"), PAM_USER_UNKNOWN);
+  cr_assert_eq(pt_auth(pt, TA_LOW, "x"), PAM_USER_UNKNOWN);
   cr_assert_eq(emu_count(emu, NULL), 0);
 }
 
@@ -300,7 +301,7 @@ Test(pam, malformed_user_names_are_refused_without_a_request)
 
   memset(longname, 'a', sizeof(longname) - 1);
   longname[sizeof(longname) - 1] = '\0';
-  pt_write_map(pt, "* nobody\n");
+  pt_write_map(pt, "* " TA_KIOSK "\n");
   cr_assert_eq(pt_auth(pt, "al:ice", "x"), PAM_USER_UNKNOWN);
   cr_assert_eq(pt_auth(pt, "al\001ice", "x"), PAM_USER_UNKNOWN);
   cr_assert_eq(pt_auth(pt, longname, "x"), PAM_USER_UNKNOWN);
@@ -312,18 +313,18 @@ Test(pam, kiosk_line_signs_any_dhis2_user_in_as_the_kiosk_account)
   struct pt_run r;
   const char *answers[] = {"Alice-pw-1", NULL};
 
-  pt_write_map(pt, "* nobody\n");
+  pt_write_map(pt, "* " TA_KIOSK "\n");
   pt_run(pt, "alice", answers, &r);
   cr_assert_eq(r.auth, PAM_SUCCESS, "%s", r.messages ? r.messages : "");
-  cr_assert_str_eq(r.user, "nobody");
+  cr_assert_str_eq(r.user, TA_KIOSK);
   cr_assert_str_eq(r.env_username, "alice");
   pt_run_clear(&r);
 }
 
 Test(pam, kiosk_account_itself_cannot_be_a_dhis2_name)
 {
-  pt_write_map(pt, "* nobody\n");
-  cr_assert_eq(pt_auth(pt, "nobody", "Alice-pw-1"), PAM_USER_UNKNOWN);
+  pt_write_map(pt, "* " TA_KIOSK "\n");
+  cr_assert_eq(pt_auth(pt, TA_KIOSK, "Alice-pw-1"), PAM_USER_UNKNOWN);
 }
 
 /* --- account policy ------------------------------------------------------ */
@@ -337,7 +338,7 @@ Test(pam, require_group_member_passes_account)
   pt_service_raw(pt, "auth required @MOD@ @ARGS@\n"
                      "account required @MOD@ @ARGS@ "
                      "require_group=LinuxAdmGrp\n");
-  pt_run(pt, "nobody", answers, &r);
+  pt_run(pt, TA_USER, answers, &r);
   cr_assert_eq(r.auth, PAM_SUCCESS);
   cr_assert_eq(r.acct, PAM_SUCCESS);
   pt_run_clear(&r);
@@ -348,11 +349,11 @@ Test(pam, require_group_non_member_is_perm_denied_with_a_message)
   struct pt_run r;
   const char *answers[] = {tu_fixture_string("bob", "password"), NULL};
 
-  pt_write_map(pt, "bob nobody\n");
+  pt_write_map(pt, "bob " TA_USER "\n");
   pt_service_raw(pt, "auth required @MOD@ @ARGS@\n"
                      "account required @MOD@ @ARGS@ "
                      "require_group=LinuxAdmGrp\n");
-  pt_run(pt, "nobody", answers, &r);
+  pt_run(pt, TA_USER, answers, &r);
   cr_assert_eq(r.auth, PAM_SUCCESS);
   cr_assert_eq(r.acct, PAM_PERM_DENIED);
   cr_assert_not_null(strstr(r.messages, "group"), "%s", r.messages);
@@ -366,9 +367,8 @@ Test(pam, account_without_our_identity_is_ignored)
 
   pt_service_raw(pt, "account required @MOD@ @ARGS@ require_group=x\n"
                      "account required pam_permit.so\n");
-  cr_assert_eq(
-      pam_start_confdir("dhis2-test", "nobody", &conv, pt_dir(pt), &h),
-      PAM_SUCCESS);
+  cr_assert_eq(pam_start_confdir("dhis2-test", TA_USER, &conv, pt_dir(pt), &h),
+               PAM_SUCCESS);
   cr_assert_eq(pam_acct_mgmt(h, 0), PAM_SUCCESS);
   pam_end(h, PAM_SUCCESS);
 }
@@ -378,10 +378,10 @@ Test(pam, account_without_our_identity_is_ignored)
 Test(pam, throttle_stops_asking_dhis2_after_failure_limit)
 {
   for (int i = 0; i < 3; i++)
-    cr_assert_eq(pt_auth(pt, "nobody", "wrong"), PAM_AUTH_ERR);
+    cr_assert_eq(pt_auth(pt, TA_USER, "wrong"), PAM_AUTH_ERR);
   cr_assert_eq(emu_count(emu, "/api/auth/login"), 3);
   emu_reset(emu);
-  cr_assert_eq(pt_auth(pt, "nobody", "Alice-pw-1"), PAM_MAXTRIES);
+  cr_assert_eq(pt_auth(pt, TA_USER, "Alice-pw-1"), PAM_MAXTRIES);
   cr_assert_eq(emu_count(emu, NULL), 0, "a request was sent");
 }
 
@@ -390,21 +390,21 @@ Test(pam, throttle_protects_the_account_from_dhis2_lockout)
   /* Ten brute-force attempts: DHIS2 locks after four; ours stops at
      three, so the owner can still log in once the window passes. */
   for (int i = 0; i < 10; i++)
-    pt_auth(pt, "nobody", "wrong");
+    pt_auth(pt, TA_USER, "wrong");
   cr_assert_eq(emu_count(emu, "/api/auth/login"), 3);
   pt_service(pt, "failure_window=1");
   sleep(2);
-  cr_assert_eq(pt_auth(pt, "nobody", "Alice-pw-1"), PAM_SUCCESS);
+  cr_assert_eq(pt_auth(pt, TA_USER, "Alice-pw-1"), PAM_SUCCESS);
 }
 
 Test(pam, success_resets_the_throttle)
 {
   for (int i = 0; i < 2; i++)
-    cr_assert_eq(pt_auth(pt, "nobody", "wrong"), PAM_AUTH_ERR);
-  cr_assert_eq(pt_auth(pt, "nobody", "Alice-pw-1"), PAM_SUCCESS);
+    cr_assert_eq(pt_auth(pt, TA_USER, "wrong"), PAM_AUTH_ERR);
+  cr_assert_eq(pt_auth(pt, TA_USER, "Alice-pw-1"), PAM_SUCCESS);
   for (int i = 0; i < 2; i++)
-    cr_assert_eq(pt_auth(pt, "nobody", "wrong"), PAM_AUTH_ERR);
-  cr_assert_eq(pt_auth(pt, "nobody", "Alice-pw-1"), PAM_SUCCESS);
+    cr_assert_eq(pt_auth(pt, TA_USER, "wrong"), PAM_AUTH_ERR);
+  cr_assert_eq(pt_auth(pt, TA_USER, "Alice-pw-1"), PAM_SUCCESS);
 }
 
 /* --- unavailable --------------------------------------------------------- */
@@ -415,7 +415,7 @@ static void assert_unavailable(const char *fault)
 
   emu_fault(emu, fault);
   t0 = tu_now();
-  cr_assert_eq(pt_auth(pt, "nobody", "Alice-pw-1"), PAM_AUTHINFO_UNAVAIL, "%s",
+  cr_assert_eq(pt_auth(pt, TA_USER, "Alice-pw-1"), PAM_AUTHINFO_UNAVAIL, "%s",
                fault);
   cr_assert_lt(tu_now() - t0, 3.0, "%s", fault);
 }
@@ -435,22 +435,22 @@ Test(pam, server_faults_are_authinfo_unavail)
 Test(pam, server_down_is_authinfo_unavail)
 {
   pt_service_raw(pt, "auth required @MOD@ @ARGS@ url=https://127.0.0.1:1\n");
-  cr_assert_eq(pt_auth(pt, "nobody", "Alice-pw-1"), PAM_AUTHINFO_UNAVAIL);
+  cr_assert_eq(pt_auth(pt, TA_USER, "Alice-pw-1"), PAM_AUTHINFO_UNAVAIL);
 }
 
 Test(pam, faults_do_not_count_toward_the_throttle)
 {
   emu_fault(emu, "{\"mode\":\"status\",\"code\":503}");
   for (int i = 0; i < 4; i++)
-    pt_auth(pt, "nobody", "Alice-pw-1");
+    pt_auth(pt, TA_USER, "Alice-pw-1");
   emu_reset(emu);
-  cr_assert_eq(pt_auth(pt, "nobody", "Alice-pw-1"), PAM_SUCCESS);
+  cr_assert_eq(pt_auth(pt, TA_USER, "Alice-pw-1"), PAM_SUCCESS);
 }
 
 Test(pam, bad_configuration_is_authinfo_unavail)
 {
   pt_service(pt, "timeout=soon");
-  cr_assert_eq(pt_auth(pt, "nobody", "Alice-pw-1"), PAM_AUTHINFO_UNAVAIL);
+  cr_assert_eq(pt_auth(pt, TA_USER, "Alice-pw-1"), PAM_AUTHINFO_UNAVAIL);
   cr_assert_eq(emu_count(emu, NULL), 0);
 }
 
@@ -468,7 +468,7 @@ Test(pam, config_file_writable_by_others_is_refused)
   cr_assert_eq(chmod(conf, 0666), 0);
   snprintf(raw, sizeof(raw), "auth required @MOD@ conf=%s @ARGS@\n", conf);
   pt_service_raw(pt, raw);
-  cr_assert_eq(pt_auth(pt, "nobody", "Alice-pw-1"), PAM_AUTHINFO_UNAVAIL);
+  cr_assert_eq(pt_auth(pt, TA_USER, "Alice-pw-1"), PAM_AUTHINFO_UNAVAIL);
   cr_assert_eq(emu_count(emu, NULL), 0);
 }
 
@@ -483,7 +483,7 @@ Test(pam, use_first_pass_takes_the_earlier_password_without_a_prompt)
                      "auth required @MOD@ @ARGS@ use_first_pass\n");
   /* The first line prompts and refuses a password (PAT only) but hands
      the password on; the second uses it without asking again. */
-  pt_run(pt, "nobody", answers, &r);
+  pt_run(pt, TA_USER, answers, &r);
   cr_assert_eq(r.n_prompts, 1);
   cr_assert_eq(emu_count(emu, "/api/auth/login"), 1);
   pt_run_clear(&r);
@@ -499,14 +499,14 @@ Test(pam, debug_logs_outcomes_but_never_a_secret)
   struct pt_run r;
 
   pt_service(pt, "debug");
-  cr_assert_eq(pt_auth(pt, "nobody", "Alice-pw-1"), PAM_SUCCESS);
-  cr_assert_eq(pt_auth(pt, "nobody", "Wrong-pw-9"), PAM_AUTH_ERR);
-  cr_assert_eq(pt_auth(pt, "nobody", pat), PAM_SUCCESS);
-  pt_write_map(pt, "carol nobody\n");
+  cr_assert_eq(pt_auth(pt, TA_USER, "Alice-pw-1"), PAM_SUCCESS);
+  cr_assert_eq(pt_auth(pt, TA_USER, "Wrong-pw-9"), PAM_AUTH_ERR);
+  cr_assert_eq(pt_auth(pt, TA_USER, pat), PAM_SUCCESS);
+  pt_write_map(pt, "carol " TA_USER "\n");
   emu_totp(tu_fixture_string("carol", "secret"), time(NULL), code);
   {
     const char *answers[] = {carol_pw, code, NULL};
-    pt_run(pt, "nobody", answers, &r);
+    pt_run(pt, TA_USER, answers, &r);
   }
   cr_assert_eq(r.auth, PAM_SUCCESS);
   pt_run_clear(&r);
@@ -534,7 +534,7 @@ Test(pam, token_only_falls_through_without_a_prompt_or_request)
                      "auth required @MOD@ @ARGS@\n");
   {
     const char *answers[] = {"Alice-pw-1", NULL};
-    pt_run(pt, "nobody", answers, &r);
+    pt_run(pt, TA_USER, answers, &r);
   }
   /* The token line asks nothing and sends nothing; the password line
      after it does the work. */

@@ -18,6 +18,7 @@
 #include <security/pam_appl.h>
 
 #include "dhis2/store.h"
+#include "accounts.h"
 #include "emulator.h"
 #include "pamtest.h"
 #include "testutil.h"
@@ -489,7 +490,7 @@ Test(token, token_and_password_on_one_line_prompts_only_without_a_token)
 Test(token, root_reads_another_users_persistent_keyring)
 {
   struct passwd pwbuf;
-  struct passwd *nobody = NULL;
+  struct passwd *user = NULL;
   char buf[4096];
   struct dhis2_store_opts o = {.backend = DHIS2_STORE_KEYRING};
   char locks[600];
@@ -503,23 +504,23 @@ Test(token, root_reads_another_users_persistent_keyring)
   if (geteuid() != 0)
     cr_skip_test("reading another uid's keyring needs root; make check "
                  "runs this as root");
-  getpwnam_r("nobody", &pwbuf, buf, sizeof(buf), &nobody);
-  cr_assert_not_null(nobody);
-  /* nobody's dhis2-auth keeps its lock files in a directory of its own,
+  getpwnam_r(TA_USER, &pwbuf, buf, sizeof(buf), &user);
+  cr_assert_not_null(user);
+  /* The user's dhis2-auth keeps its lock files in a directory of its own,
      inside the test's directory, which goes with the test however it
      ends. */
-  snprintf(locks, sizeof(locks), "%s/nobody", pt_dir(pt));
+  snprintf(locks, sizeof(locks), "%s/user", pt_dir(pt));
   cr_assert_eq(chmod(pt_dir(pt), 0711), 0);
   cr_assert_eq(mkdir(locks, 0700), 0);
-  cr_assert_eq(chown(locks, nobody->pw_uid, nobody->pw_gid), 0);
+  cr_assert_eq(chown(locks, user->pw_uid, user->pw_gid), 0);
   t = mint("alice", NULL, &exp);
-  pt_write_map(pt, "alice nobody\n");
-  plant_as(nobody->pw_uid, DHIS2_STORE_KEYRING, locks, emu_url(emu), "alice",
-           t, exp);
+  pt_write_map(pt, "alice " TA_USER "\n");
+  plant_as(user->pw_uid, DHIS2_STORE_KEYRING, locks, emu_url(emu), "alice", t,
+           exp);
   pt_service_raw(pt, "auth required @MOD@ @ARGS@ methods=token "
                      "token_store=keyring client_id=dhis2-auth debug\n"
                      "account required @MOD@ @ARGS@\n");
-  pt_run(pt, "nobody", NULL, &r);
+  pt_run(pt, TA_USER, NULL, &r);
   cr_assert_eq(r.auth, PAM_SUCCESS, "%s", pt_logged());
   cr_assert_eq(r.n_prompts, 0);
   pt_run_clear(&r);
@@ -527,18 +528,18 @@ Test(token, root_reads_another_users_persistent_keyring)
   pid = fork();
   cr_assert_neq(pid, -1);
   if (pid == 0) {
-    o.uid = nobody->pw_uid;
+    o.uid = user->pw_uid;
     o.dir = locks;
     if (setgroups(0, NULL) != 0 ||
-        setresgid(nobody->pw_gid, nobody->pw_gid, nobody->pw_gid) != 0 ||
-        setresuid(nobody->pw_uid, nobody->pw_uid, nobody->pw_uid) != 0)
+        setresgid(user->pw_gid, user->pw_gid, user->pw_gid) != 0 ||
+        setresuid(user->pw_uid, user->pw_uid, user->pw_uid) != 0)
       _exit(3);
     _exit(dhis2_store_delete(&o, "default", err, sizeof(err)) == DHIS2_OK ? 0
                                                                           : 4);
   }
   cr_assert_eq(waitpid(pid, &status, 0), pid);
   cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-  pt_run(pt, "nobody", NULL, &r);
+  pt_run(pt, TA_USER, NULL, &r);
   cr_assert_eq(r.auth, PAM_AUTHINFO_UNAVAIL, "%s", pt_logged());
   cr_assert_not_null(strstr(pt_logged(), "no token stored"));
   pt_run_clear(&r);
