@@ -328,39 +328,94 @@ out:
   return rc;
 }
 
-/* ASCII case-insensitive equality, whatever the caller's locale. */
-static bool ascii_case_eq(const char *a, const char *b)
+bool dhis2_uid_shaped(const char *s)
 {
-  for (;; a++, b++) {
-    char x = *a >= 'A' && *a <= 'Z' ? (char)(*a - 'A' + 'a') : *a;
-    char y = *b >= 'A' && *b <= 'Z' ? (char)(*b - 'A' + 'a') : *b;
+  size_t i;
 
-    if (x != y)
+  if (s == NULL ||
+      !((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= 'A' && s[0] <= 'Z')))
+    return false;
+  for (i = 1; s[i] != '\0'; i++)
+    if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+          (s[i] >= '0' && s[i] <= '9')))
       return false;
-    if (x == '\0')
-      return true;
-  }
+  return i == 11;
 }
 
-static bool named_has(const struct dhis2_named *v, size_t n, const char *s)
+/* What a policy value asks for: an id or a name, and which. */
+struct wanted {
+  const char *text;
+  bool by_id;
+};
+
+/* "id:X" and "name:X" say which; else the UID shape decides (ids are
+   immutable and unique, names only as unique as DHIS2 keeps them). */
+static struct wanted wanted_of(const char *value)
 {
-  if (v == NULL || s == NULL)
+  struct wanted w = {value, false};
+
+  if (strncmp(value, "id:", 3) == 0) {
+    w.text = value + 3;
+    w.by_id = true;
+  } else if (strncmp(value, "name:", 5) == 0) {
+    w.text = value + 5;
+  } else {
+    w.by_id = dhis2_uid_shaped(value);
+  }
+  return w;
+}
+
+static bool named_has(const struct dhis2_named *v, size_t n, const char *value)
+{
+  struct wanted w;
+
+  if (v == NULL || value == NULL)
+    return false;
+  w = wanted_of(value);
+  for (size_t i = 0; i < n; i++) {
+    const char *have = w.by_id ? v[i].id : v[i].name;
+
+    if (have != NULL && strcmp(have, w.text) == 0)
+      return true;
+  }
+  return false;
+}
+
+/* A bare UID-shaped value that matched no id but is some entry's name. */
+static bool named_name_only(const struct dhis2_named *v, size_t n,
+                            const char *value)
+{
+  if (v == NULL || value == NULL || !dhis2_uid_shaped(value) ||
+      named_has(v, n, value))
     return false;
   for (size_t i = 0; i < n; i++)
-    if ((v[i].id != NULL && strcmp(v[i].id, s) == 0) ||
-        (v[i].name != NULL && ascii_case_eq(v[i].name, s)))
+    if (v[i].name != NULL && strcmp(v[i].name, value) == 0)
       return true;
   return false;
 }
 
-bool dhis2_identity_has_group(const struct dhis2_identity *id, const char *s)
+bool dhis2_identity_has_group(const struct dhis2_identity *id,
+                              const char *value)
 {
-  return id != NULL && named_has(id->groups, id->n_groups, s);
+  return id != NULL && named_has(id->groups, id->n_groups, value);
 }
 
-bool dhis2_identity_has_role(const struct dhis2_identity *id, const char *s)
+bool dhis2_identity_has_role(const struct dhis2_identity *id,
+                             const char *value)
 {
-  return id != NULL && named_has(id->roles, id->n_roles, s);
+  return id != NULL && named_has(id->roles, id->n_roles, value);
+}
+
+bool dhis2_identity_group_name_only(const struct dhis2_identity *id,
+                                    const char *value)
+{
+  return id != NULL && named_name_only(id->groups, id->n_groups, value);
+}
+
+bool dhis2_identity_role_name_only(const struct dhis2_identity *id,
+                                   const char *value)
+{
+  return id != NULL && named_name_only(id->roles, id->n_roles, value);
 }
 
 bool dhis2_identity_has_authority(const struct dhis2_identity *id,

@@ -6,15 +6,10 @@
 #include <json-c/json.h>
 
 #include "dhis2/api.h"
+#include "dhis2/ascii.h"
 #include "dhis2/json.h"
 
-/* ASCII case-insensitive: strcasecmp() and strcasestr() follow the
-   caller's locale, and a PAM module runs in whatever locale it is given. */
-static char ascii_lower(char c)
-{
-  return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
-}
-
+/* ASCII case-insensitive strstr(): strcasestr() follows the locale. */
 static bool contains(const char *hay, const char *needle)
 {
   size_t n = strlen(needle);
@@ -23,7 +18,7 @@ static bool contains(const char *hay, const char *needle)
     size_t i = 0;
 
     while (i < n && hay[i] != '\0' &&
-           ascii_lower(hay[i]) == ascii_lower(needle[i]))
+           dhis2_ascii_lower(hay[i]) == dhis2_ascii_lower(needle[i]))
       i++;
     if (i == n)
       return true;

@@ -256,7 +256,7 @@ verified:
   /* The auth line may carry the policy too: enforce it here as well, so
      it holds even where the account phase does not see our data. */
   if (policy_configured(m->cfg) &&
-      !policy_allows(m->cfg, id, why, sizeof(why))) {
+      !policy_allows(m->cfg, id, &m->log, why, sizeof(why))) {
     conv_error(m, "Access denied: DHIS2 user %s is %s.", id->username, why);
     rc = PAM_PERM_DENIED;
     goto out;

@@ -123,12 +123,15 @@ enum dhis2_err token_check(struct module *m, const char *pam_user,
 /* --- account policy (policy.c) --- */
 
 /*
- * Checks require_group / require_role / require_authority against id.
- * Returns true when every configured list has a match; otherwise false and
- * writes which list failed into why (for the user and the log).
+ * Checks require_group / require_role / require_authority against id
+ * (values matched as dhis2_identity_has_group() says). Returns true when
+ * every configured list has a match; otherwise false, writes which list
+ * failed into why (for the user and the log) and logs to lg (may be NULL)
+ * any UID-shaped value that only a name matched.
  */
 bool policy_allows(const struct dhis2_config *cfg,
-                   const struct dhis2_identity *id, char *why, size_t whylen);
+                   const struct dhis2_identity *id, const struct dhis2_log *lg,
+                   char *why, size_t whylen);
 bool policy_configured(const struct dhis2_config *cfg);
 
 #endif /* DHIS2_MODULE_H */

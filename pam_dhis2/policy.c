@@ -22,14 +22,37 @@ static bool any_of(const struct dhis2_strlist *list,
   return false;
 }
 
+/* Logs each UID-shaped value of list that only a name matched: an admin
+   who wrote a name that happens to look like a UID needs "name:", and a
+   user in a group named like the UID is worth knowing about. */
+static void log_name_only(const struct dhis2_log *lg, const char *key,
+                          const char *noun, const struct dhis2_strlist *list,
+                          const struct dhis2_identity *id,
+                          bool (*name_only)(const struct dhis2_identity *,
+                                            const char *))
+{
+  for (size_t i = 0; lg != NULL && i < list->n; i++)
+    if (name_only(id, list->v[i]))
+      dhis2_log(lg, LOG_WARNING,
+                "%s: '%s' is matched against ids only, and DHIS2 user %s "
+                "has no such id but a %s so named; write name:%s if the "
+                "name is meant",
+                key, list->v[i], id->username, noun, list->v[i]);
+}
+
 bool policy_allows(const struct dhis2_config *cfg,
-                   const struct dhis2_identity *id, char *why, size_t whylen)
+                   const struct dhis2_identity *id, const struct dhis2_log *lg,
+                   char *why, size_t whylen)
 {
   if (!any_of(&cfg->require_group, id, dhis2_identity_has_group)) {
+    log_name_only(lg, "require_group", "group", &cfg->require_group, id,
+                  dhis2_identity_group_name_only);
     snprintf(why, whylen, "not in a required DHIS2 group");
     return false;
   }
   if (!any_of(&cfg->require_role, id, dhis2_identity_has_role)) {
+    log_name_only(lg, "require_role", "role", &cfg->require_role, id,
+                  dhis2_identity_role_name_only);
     snprintf(why, whylen, "without a required DHIS2 role");
     return false;
   }

@@ -52,10 +52,31 @@ void dhis2_identity_free(struct dhis2_identity *id);
 enum dhis2_err dhis2_identity_parse(const char *json, size_t len,
                                     struct dhis2_identity **out);
 
-/* True when id is in a group whose name or id equals s (name ASCII case-
-   insensitively, id exactly); likewise for roles and authorities. */
-bool dhis2_identity_has_group(const struct dhis2_identity *id, const char *s);
-bool dhis2_identity_has_role(const struct dhis2_identity *id, const char *s);
+/* True when s is shaped like a DHIS2 UID: 11 ASCII letters and digits, a
+   letter first. */
+bool dhis2_uid_shaped(const char *s);
+
+/*
+ * True when id is in a group (role) that value names (DESIGN.md section 3):
+ * "id:X" matches ids, "name:X" names; a bare value shaped like a UID
+ * matches ids only, any other bare value names only. Always exact and
+ * case-sensitive: DHIS2 names are, and a group anyone may create could
+ * otherwise pass for another by its name.
+ */
+bool dhis2_identity_has_group(const struct dhis2_identity *id,
+                              const char *value);
+bool dhis2_identity_has_role(const struct dhis2_identity *id,
+                             const char *value);
+
+/* True when the bare UID-shaped value matched no id of id's groups (roles)
+   but is exactly the name of one: refused, and worth a log line saying
+   "name:" would allow it. */
+bool dhis2_identity_group_name_only(const struct dhis2_identity *id,
+                                    const char *value);
+bool dhis2_identity_role_name_only(const struct dhis2_identity *id,
+                                   const char *value);
+
+/* True when id holds exactly the authority s. */
 bool dhis2_identity_has_authority(const struct dhis2_identity *id,
                                   const char *s);
 

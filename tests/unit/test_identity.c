@@ -356,8 +356,8 @@ Test(identity, entries_with_only_an_id_or_a_name_are_kept)
   cr_assert_str_eq(id->groups[1].name, "Two");
   cr_assert_null(id->groups[2].id);
   cr_assert_str_eq(id->groups[3].id, "g4");
-  cr_assert(dhis2_identity_has_group(id, "g1"));
-  cr_assert(dhis2_identity_has_group(id, "two"));
+  cr_assert(dhis2_identity_has_group(id, "id:g1"));
+  cr_assert(dhis2_identity_has_group(id, "Two"));
   cr_assert(dhis2_identity_has_group(id, "Three"));
   cr_assert_not(dhis2_identity_has_group(id, "5"));
   dhis2_identity_free(id);
@@ -390,8 +390,8 @@ Test(identity, a_hundred_groups_parse)
   id = parse_ok(body);
   cr_assert_eq(id->n_groups, 100);
   cr_assert_str_eq(id->groups[99].name, "Group 99");
-  cr_assert(dhis2_identity_has_group(id, "group 57"));
-  cr_assert(dhis2_identity_has_group(id, "grp00000099"));
+  cr_assert(dhis2_identity_has_group(id, "Group 57"));
+  cr_assert(dhis2_identity_has_group(id, "id:grp00000099"));
   cr_assert_not(dhis2_identity_has_group(id, "Group 100"));
   dhis2_identity_free(id);
 }
@@ -495,13 +495,15 @@ Test(identity, body_is_read_only_up_to_len)
 
 /* Lookups */
 
-Test(identity, has_group_matches_names_case_insensitively)
+Test(identity, a_plain_value_matches_group_names_exactly)
 {
   struct dhis2_identity *id = parse_fixture("me-2.42.json");
 
   cr_assert(dhis2_identity_has_group(id, "Administrators"));
-  cr_assert(dhis2_identity_has_group(id, "administrators"));
-  cr_assert(dhis2_identity_has_group(id, "SYSTEM ADMINISTRATORS"));
+  cr_assert(dhis2_identity_has_group(id, "System administrators"));
+  /* DHIS2 names are case-sensitive: another case is another group. */
+  cr_assert_not(dhis2_identity_has_group(id, "administrators"));
+  cr_assert_not(dhis2_identity_has_group(id, "SYSTEM ADMINISTRATORS"));
   cr_assert_not(dhis2_identity_has_group(id, "Administrator"));
   cr_assert_not(dhis2_identity_has_group(id, "Administrators "));
   cr_assert_not(dhis2_identity_has_group(id, ""));
@@ -509,7 +511,7 @@ Test(identity, has_group_matches_names_case_insensitively)
   dhis2_identity_free(id);
 }
 
-Test(identity, has_group_matches_ids_exactly)
+Test(identity, a_uid_shaped_value_matches_group_ids_exactly)
 {
   struct dhis2_identity *id = parse_fixture("me-2.42.json");
 
@@ -520,24 +522,74 @@ Test(identity, has_group_matches_ids_exactly)
   dhis2_identity_free(id);
 }
 
-Test(identity, has_group_is_ascii_only_in_its_case_folding)
+/* The look-alike of the issue: a group anyone may create, named like the
+   admin group's UID. */
+static const char lookalike_me[] =
+    "{\"username\":\"mallory\",\"userGroups\":["
+    "{\"id\":\"Zq0LookAlk1\",\"name\":\"LinuxAdmGrp\"},"
+    "{\"id\":\"Zq0LookAlk2\",\"name\":\"LINUX ADMINS\"}],"
+    "\"userRoles\":[{\"id\":\"Zq0LookAlk3\",\"name\":\"SuperRole01\"}]}";
+
+Test(identity, a_group_named_like_a_uid_does_not_match_that_uid)
+{
+  struct dhis2_identity *id = parse_ok(lookalike_me);
+
+  cr_assert_not(dhis2_identity_has_group(id, "LinuxAdmGrp"));
+  cr_assert(dhis2_identity_group_name_only(id, "LinuxAdmGrp"));
+  cr_assert_not(dhis2_identity_has_group(id, "Linux admins"));
+  cr_assert_not(dhis2_identity_group_name_only(id, "Linux admins"));
+  cr_assert_not(dhis2_identity_has_role(id, "SuperRole01"));
+  cr_assert(dhis2_identity_role_name_only(id, "SuperRole01"));
+  dhis2_identity_free(id);
+}
+
+Test(identity, an_id_or_name_prefix_says_which_to_match)
+{
+  struct dhis2_identity *id = parse_ok(lookalike_me);
+
+  cr_assert(dhis2_identity_has_group(id, "name:LinuxAdmGrp"));
+  cr_assert(dhis2_identity_has_group(id, "id:Zq0LookAlk1"));
+  cr_assert(dhis2_identity_has_group(id, "name:LINUX ADMINS"));
+  cr_assert_not(dhis2_identity_has_group(id, "id:LinuxAdmGrp"));
+  cr_assert_not(dhis2_identity_has_group(id, "name:Zq0LookAlk1"));
+  cr_assert_not(dhis2_identity_has_group(id, "name:linux admins"));
+  cr_assert(dhis2_identity_has_role(id, "name:SuperRole01"));
+  cr_assert_not(dhis2_identity_group_name_only(id, "id:LinuxAdmGrp"));
+  dhis2_identity_free(id);
+}
+
+Test(identity, uid_shape_is_eleven_alphanumerics_with_a_letter_first)
+{
+  cr_assert(dhis2_uid_shaped("wl5cDMuUhmF"));
+  cr_assert(dhis2_uid_shaped("LinuxAdmGrp"));
+  cr_assert_not(dhis2_uid_shaped("1l5cDMuUhmF"));
+  cr_assert_not(dhis2_uid_shaped("wl5cDMuUhm"));
+  cr_assert_not(dhis2_uid_shaped("wl5cDMuUhmFx"));
+  cr_assert_not(dhis2_uid_shaped("wl5cDM-UhmF"));
+  cr_assert_not(dhis2_uid_shaped("Linux admin"));
+  cr_assert_not(dhis2_uid_shaped(""));
+  cr_assert_not(dhis2_uid_shaped(NULL));
+}
+
+Test(identity, group_names_compare_bytes_not_letters)
 {
   struct dhis2_identity *id = parse_ok(
       "{\"username\":\"u\",\"userGroups\":[{\"name\":\"\\u00c9quipe\"}]}");
 
-  cr_assert(dhis2_identity_has_group(id, "\xc3\x89QUIPE"));
   cr_assert(dhis2_identity_has_group(id, "\xc3\x89quipe"));
+  cr_assert_not(dhis2_identity_has_group(id, "\xc3\x89QUIPE"));
   cr_assert_not(dhis2_identity_has_group(id, "\xc3\xa9quipe")); /* é */
   dhis2_identity_free(id);
 }
 
-Test(identity, has_role_matches_names_and_ids)
+Test(identity, has_role_matches_exact_names_and_ids)
 {
   struct dhis2_identity *id = parse_fixture("me-2.40.json");
 
   cr_assert(dhis2_identity_has_role(id, "Superuser"));
-  cr_assert(dhis2_identity_has_role(id, "superuser"));
-  cr_assert(dhis2_identity_has_role(id, "DATA ENTRY CLERK"));
+  cr_assert(dhis2_identity_has_role(id, "Data entry clerk"));
+  cr_assert_not(dhis2_identity_has_role(id, "superuser"));
+  cr_assert_not(dhis2_identity_has_role(id, "DATA ENTRY CLERK"));
   cr_assert(dhis2_identity_has_role(id, "yrB6vc5Ip3r"));
   cr_assert_not(dhis2_identity_has_role(id, "YRB6VC5IP3R"));
   cr_assert_not(dhis2_identity_has_role(id, "Administrators"));
