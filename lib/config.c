@@ -7,8 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
+#include "dhis2/api.h"
+#include "dhis2/ascii.h"
 #include "dhis2/config.h"
 #include "dhis2/file.h"
 #include "dhis2/secret.h"
@@ -34,6 +35,7 @@ enum key_id {
   KEY_TWOFACTOR,
   KEY_USER_MAP,
   KEY_MIN_UID,
+  KEY_MAX_UID,
   KEY_REQUIRE_GROUP,
   KEY_REQUIRE_ROLE,
   KEY_REQUIRE_AUTHORITY,
@@ -65,6 +67,7 @@ static const struct key_name {
     {"twofactor", KEY_TWOFACTOR},
     {"user_map", KEY_USER_MAP},
     {"min_uid", KEY_MIN_UID},
+    {"max_uid", KEY_MAX_UID},
     {"require_group", KEY_REQUIRE_GROUP},
     {"require_role", KEY_REQUIRE_ROLE},
     {"require_authority", KEY_REQUIRE_AUTHORITY},
@@ -326,11 +329,11 @@ enum dhis2_err dhis2_parse_bool(const char *s, bool *out)
   if (s == NULL)
     return DHIS2_ERR_INVAL;
   for (i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
-    if (strcasecmp(s, yes[i]) == 0) {
+    if (dhis2_ascii_casecmp(s, yes[i]) == 0) {
       *out = true;
       return DHIS2_OK;
     }
-    if (strcasecmp(s, no[i]) == 0) {
+    if (dhis2_ascii_casecmp(s, no[i]) == 0) {
       *out = false;
       return DHIS2_OK;
     }
@@ -345,7 +348,7 @@ bool dhis2_strlist_contains(const struct dhis2_strlist *list, const char *s)
   if (list == NULL || s == NULL)
     return false;
   for (i = 0; i < list->n; i++)
-    if (strcasecmp(list->v[i], s) == 0)
+    if (dhis2_ascii_casecmp(list->v[i], s) == 0)
       return true;
   return false;
 }
@@ -421,7 +424,7 @@ bool dhis2_url_is_loopback(const char *url)
     return false;
   if (v6)
     return inet_pton(AF_INET6, host, &a6) == 1 && IN6_IS_ADDR_LOOPBACK(&a6);
-  if (strcasecmp(host, "localhost") == 0)
+  if (dhis2_ascii_casecmp(host, "localhost") == 0)
     return true;
   if (inet_pton(AF_INET, host, &a4) == 1)
     return (ntohl(a4.s_addr) >> 24) == 127;
@@ -430,7 +433,7 @@ bool dhis2_url_is_loopback(const char *url)
 
 static bool url_is_http(const char *url)
 {
-  return strncasecmp(url, "http://", 7) == 0;
+  return dhis2_ascii_ncasecmp(url, "http://", 7) == 0;
 }
 
 /*
@@ -448,7 +451,7 @@ static enum dhis2_err set_url(char **dst, const char *v, const char **why)
   size_t n;
   char *copy;
 
-  if (strncasecmp(v, "https://", 8) == 0)
+  if (dhis2_ascii_ncasecmp(v, "https://", 8) == 0)
     a = v + 8;
   else if (url_is_http(v))
     a = v + 7;
@@ -543,6 +546,35 @@ static enum dhis2_err set_list(struct dhis2_strlist *dst, const char *v,
   rc = split_list(v, &l, why);
   if (rc != DHIS2_OK)
     return rc;
+  strlist_free(dst);
+  *dst = l; /* transferred */
+  return DHIS2_OK;
+}
+
+/* A require_group / require_role list: an "id:" value must be a UID and a
+   "name:" value must name something, or the line could never match. */
+static enum dhis2_err set_named_list(struct dhis2_strlist *dst, const char *v,
+                                     const char **why)
+{
+  struct dhis2_strlist l = {NULL, 0};
+  enum dhis2_err rc;
+
+  rc = split_list(v, &l, why);
+  if (rc != DHIS2_OK)
+    return rc;
+  for (size_t i = 0; i < l.n; i++) {
+    if (strncmp(l.v[i], "id:", 3) == 0 && !dhis2_uid_shaped(l.v[i] + 3)) {
+      *why = "id: needs a DHIS2 UID (11 letters and digits, a letter first)";
+      rc = DHIS2_ERR_CONFIG;
+    } else if (strcmp(l.v[i], "name:") == 0) {
+      *why = "name: needs a name";
+      rc = DHIS2_ERR_CONFIG;
+    }
+  }
+  if (rc != DHIS2_OK) {
+    strlist_free(&l);
+    return rc;
+  }
   strlist_free(dst);
   *dst = l; /* transferred */
   return DHIS2_OK;
@@ -684,11 +716,18 @@ static enum dhis2_err set_value(struct target *t, const struct where *w,
     } else
       *why = "not a uid (0 to 4294967294)";
     break;
+  case KEY_MAX_UID:
+    if (parse_unsigned(v, CONF_UID_MAX, &u)) {
+      cfg->max_uid = (uid_t)u;
+      rc = DHIS2_OK;
+    } else
+      *why = "not a uid (0 to 4294967294)";
+    break;
   case KEY_REQUIRE_GROUP:
-    rc = set_list(&cfg->require_group, v, why);
+    rc = set_named_list(&cfg->require_group, v, why);
     break;
   case KEY_REQUIRE_ROLE:
-    rc = set_list(&cfg->require_role, v, why);
+    rc = set_named_list(&cfg->require_role, v, why);
     break;
   case KEY_REQUIRE_AUTHORITY:
     rc = set_list(&cfg->require_authority, v, why);
@@ -1205,6 +1244,7 @@ static struct dhis2_config *config_new(void)
   cfg->methods = DHIS2_METHOD_PASSWORD | DHIS2_METHOD_PAT;
   cfg->twofactor = DHIS2_TWOFACTOR_PROMPT;
   cfg->min_uid = 1000;
+  cfg->max_uid = 60000;
   cfg->failure_limit = 3;
   cfg->failure_window = 900;
   cfg->oauth2 = DHIS2_OAUTH2_DHIS2;

@@ -56,6 +56,7 @@ struct dhis2_config {
   enum dhis2_twofactor twofactor;
   char *user_map;
   uid_t min_uid; /* default 1000 */
+  uid_t max_uid; /* default 60000 */
   struct dhis2_strlist require_group;
   struct dhis2_strlist require_role;
   struct dhis2_strlist require_authority;

@@ -270,6 +270,8 @@ static const char *field(const struct dhis2_config *c, const char *key)
     snprintf(buf, sizeof(buf), "%ld", c->failure_window);
   else if (strcmp(key, "min_uid") == 0)
     snprintf(buf, sizeof(buf), "%u", (unsigned)c->min_uid);
+  else if (strcmp(key, "max_uid") == 0)
+    snprintf(buf, sizeof(buf), "%u", (unsigned)c->max_uid);
   else if (strcmp(key, "failure_limit") == 0)
     snprintf(buf, sizeof(buf), "%u", c->failure_limit);
   else if (strcmp(key, "redirect_port") == 0)
@@ -325,9 +327,12 @@ static const struct key_case key_cases[] = {
     {"user_map", "(none)", "/etc/security/dhis2_users",
      "/etc/security/dhis2_users", "/etc/other_map", "/etc/other_map"},
     {"min_uid", "1000", "500", "500", "0", "0"},
+    {"max_uid", "60000", "29999", "29999", "4294967294", "4294967294"},
     {"require_group", "", "Admins, Data Entry", "Admins|Data Entry", "Ops",
      "Ops"},
     {"require_role", "", "Superuser", "Superuser", " a ,b", "a|b"},
+    {"require_group", "", "id:wl5cDMuUhmF, name:LinuxAdmGrp",
+     "id:wl5cDMuUhmF|name:LinuxAdmGrp", "name:Ops", "name:Ops"},
     {"require_authority", "", "ALL,M_dhis-web-app", "ALL|M_dhis-web-app",
      "F_USER_VIEW", "F_USER_VIEW"},
     {"failure_limit", "3", "0", "0", "1000", "1000"},
@@ -439,7 +444,14 @@ static const struct bad_case bad_cases[] = {
     {"min_uid", "-1", "not a uid (0 to 4294967294)"},
     {"min_uid", "4294967295", "not a uid (0 to 4294967294)"},
     {"min_uid", "1e3", "not a uid (0 to 4294967294)"},
+    {"max_uid", "-1", "not a uid (0 to 4294967294)"},
+    {"max_uid", "60k", "not a uid (0 to 4294967294)"},
     {"require_group", "Admins,,Ops", "empty item in the list"},
+    {"require_group", "id:Linux admins",
+     "id: needs a DHIS2 UID (11 letters and digits, a letter first)"},
+    {"require_role", "id:1234567890a",
+     "id: needs a DHIS2 UID (11 letters and digits, a letter first)"},
+    {"require_group", "Ops,name:", "name: needs a name"},
     {"require_role", "Superuser,", "empty item in the list"},
     {"require_authority", "a, ,b", "empty item in the list"},
     {"failure_limit", "1001", "not a number from 0 to 1000"},
