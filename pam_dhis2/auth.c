@@ -2,7 +2,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 
 #include <security/pam_ext.h>
@@ -44,6 +43,23 @@ int module_export_env(struct module *m, const struct dhis2_identity *id)
     free(kv);
   }
   return rc;
+}
+
+bool module_same_dhis2_user(struct module *m, const char *answered,
+                            const char *wanted)
+{
+  const void *user = NULL;
+
+  /* DHIS2 names are case-sensitive: "Bob" and "bob" may both exist. */
+  if (strcmp(answered, wanted) == 0)
+    return true;
+  pam_get_item(m->pamh, PAM_USER, &user);
+  dhis2_log(&m->log, LOG_WARNING,
+            "DHIS2 answered for user %s, not %s: refused (if %s is meant to "
+            "sign in as %s, a user_map line \"%s %s\" allows it)",
+            answered, wanted, answered, user ? (const char *)user : wanted,
+            answered, user ? (const char *)user : wanted);
+  return false;
 }
 
 /* Tells the user why DHIS2 refused, when DHIS2 gave a reason. */
@@ -147,11 +163,7 @@ static enum dhis2_err check_secret(struct module *m, const char *name,
   else
     rc = check_password(m, c, name, secret, id, pam_rc);
   dhis2_client_free(c);
-  if (rc == DHIS2_OK && strcasecmp((*id)->username, name) != 0) {
-    /* A PAT or session of another user must never log in. */
-    dhis2_log(&m->log, LOG_WARNING,
-              "DHIS2 answered for user %s, not %s: refused", (*id)->username,
-              name);
+  if (rc == DHIS2_OK && !module_same_dhis2_user(m, (*id)->username, name)) {
     dhis2_identity_free(*id);
     *id = NULL;
     rc = DHIS2_ERR_IDENTITY;
@@ -177,6 +189,12 @@ int module_authenticate(struct module *m)
   int rc;
 
   pam_get_item(m->pamh, PAM_SERVICE, &service);
+  /* A handle may be used for a second attempt: whatever happens now, the
+     account and session phases must not see the first one's identity. */
+  if (pam_set_data(m->pamh, DHIS2_PAM_IDENTITY, NULL, NULL) != PAM_SUCCESS) {
+    rc = PAM_BUF_ERR;
+    goto out;
+  }
   rc = pam_get_user(m->pamh, &item, NULL);
   if (rc != PAM_SUCCESS || item == NULL) {
     rc = rc == PAM_CONV_AGAIN ? PAM_INCOMPLETE : PAM_USER_UNKNOWN;

@@ -38,6 +38,11 @@ int module_authenticate(struct module *m);
 /* Exports DHIS2_USERNAME, DHIS2_USER_ID and DHIS2_URL (auth.c). */
 int module_export_env(struct module *m, const struct dhis2_identity *id);
 
+/* True when DHIS2 answered for exactly the DHIS2 name wanted; otherwise
+   logs the refusal and the user_map line that would allow it. */
+bool module_same_dhis2_user(struct module *m, const char *answered,
+                            const char *wanted);
+
 /* The one place PAM codes are made from library errors. */
 int dhis2_err_to_pam(enum dhis2_err err);
 

@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -335,7 +334,7 @@ enum dhis2_err token_check(struct module *m, const char *pam_user,
     rc = DHIS2_ERR_REJECTED;
     goto out;
   }
-  if (strcasecmp(rec->username, dhis2_name) != 0) {
+  if (strcmp(rec->username, dhis2_name) != 0) {
     snprintf(why, whylen, "the stored token is DHIS2 user %s's, not %s's",
              rec->username, dhis2_name);
     rc = DHIS2_ERR_IDENTITY;
@@ -367,7 +366,7 @@ enum dhis2_err token_check(struct module *m, const char *pam_user,
   }
   if (mode == DHIS2_VALIDATE_JWKS) {
     rc = verify_local(m, c, rec->access_token, id, why, whylen);
-    if (rc == DHIS2_OK && strcasecmp((*id)->username, dhis2_name) != 0)
+    if (rc == DHIS2_OK && strcmp((*id)->username, dhis2_name) != 0)
       goto identity;
     /* Groups, roles and authorities are in no token: only /api/me has
        them, read with the token itself. */
@@ -379,7 +378,7 @@ enum dhis2_err token_check(struct module *m, const char *pam_user,
   } else {
     rc = verify_api(c, rec->access_token, id, why, whylen);
   }
-  if (rc == DHIS2_OK && strcasecmp((*id)->username, dhis2_name) != 0)
+  if (rc == DHIS2_OK && strcmp((*id)->username, dhis2_name) != 0)
     goto identity;
   goto out;
 identity:

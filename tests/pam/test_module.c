@@ -327,6 +327,111 @@ Test(pam, kiosk_account_itself_cannot_be_a_dhis2_name)
   cr_assert_eq(pt_auth(pt, TA_KIOSK, "Alice-pw-1"), PAM_USER_UNKNOWN);
 }
 
+Test(pam, local_user_above_max_uid_is_user_unknown)
+{
+  pt_write_map(pt, "");
+  cr_assert_eq(pt_auth(pt, TA_HIGH, "x"), PAM_USER_UNKNOWN);
+  cr_assert_eq(emu_count(emu, NULL), 0);
+  /* max_uid moves the bound like min_uid. */
+  pt_service(pt, "max_uid=70000");
+  cr_assert_eq(pt_auth(pt, TA_HIGH, "x"), PAM_AUTH_ERR);
+}
+
+Test(pam, nobody_is_never_authenticated_even_when_mapped)
+{
+  pt_write_map(pt, "alice nobody\n");
+  pt_service(pt, "max_uid=4294967294");
+  cr_assert_eq(pt_auth(pt, "nobody", "Alice-pw-1"), PAM_USER_UNKNOWN);
+  cr_assert_eq(emu_count(emu, NULL), 0);
+}
+
+Test(pam, nobody_as_the_kiosk_account_is_refused)
+{
+  pt_write_map(pt, "* nobody\n");
+  cr_assert_eq(pt_auth(pt, "alice", "Alice-pw-1"), PAM_AUTHINFO_UNAVAIL);
+  cr_assert_eq(emu_count(emu, NULL), 0);
+  cr_assert_not_null(strstr(pt_logged(), "nobody"), "%s", pt_logged());
+}
+
+/* --- identity binding ---------------------------------------------------- */
+
+Test(pam, dhis2_name_differing_in_case_is_refused)
+{
+  char *pat = tu_fixture_pat("alice", 1);
+
+  /* DHIS2 names are case-sensitive: "ALICE" is not alice, though alice's
+     PAT answers for her. */
+  pt_write_map(pt, "ALICE " TA_USER "\n");
+  cr_assert_eq(pt_auth(pt, TA_USER, pat), PAM_AUTH_ERR);
+  cr_assert_not_null(strstr(pt_logged(), "alice " TA_USER), "%s", pt_logged());
+  free(pat);
+}
+
+Test(pam, case_insensitive_name_service_cannot_escape_the_map)
+{
+  char *pat = tu_fixture_pat("bob", 0);
+
+  /* sssd with case_sensitive = false: "BOB" is the local account bob,
+     which the map gives to alice alone. */
+  ta_case_insensitive_nss(1);
+  pt_write_map(pt, "alice " TA_BOB "\n");
+  cr_assert_eq(pt_auth(pt, "BOB", pat), PAM_USER_UNKNOWN);
+  cr_assert_eq(emu_count(emu, NULL), 0);
+  cr_assert_eq(pt_auth(pt, TA_BOB, pat), PAM_AUTH_ERR);
+  free(pat);
+}
+
+Test(pam, an_account_sharing_a_mapped_uid_is_the_mapped_account)
+{
+  char *mallory = tu_fixture_pat("mallory", 0);
+  char *alice = tu_fixture_pat("alice", 1);
+
+  /* TA_ALIAS has TA_USER's uid under another name: it is TA_USER, which
+     the map gives to alice alone, not a same-named DHIS2 user's. */
+  pt_write_map(pt, "alice " TA_USER "\n");
+  cr_assert_eq(pt_auth(pt, TA_ALIAS, mallory), PAM_AUTH_ERR);
+  cr_assert_eq(pt_auth(pt, TA_ALIAS, alice), PAM_SUCCESS);
+  free(mallory);
+  free(alice);
+}
+
+/* Answers every prompt with the next string of the NULL-ended array. */
+static int answer(int n, const struct pam_message **msg,
+                  struct pam_response **resp, void *arg)
+{
+  const char *const **next = arg;
+  struct pam_response *r = calloc((size_t)n, sizeof(*r));
+
+  cr_assert_not_null(r);
+  for (int i = 0; i < n; i++)
+    if (msg[i]->msg_style == PAM_PROMPT_ECHO_OFF ||
+        msg[i]->msg_style == PAM_PROMPT_ECHO_ON) {
+      cr_assert_not_null(**next);
+      r[i].resp = strdup(*(*next)++);
+    }
+  *resp = r;
+  return PAM_SUCCESS;
+}
+
+Test(pam, a_failed_attempt_on_a_reused_handle_leaves_no_identity)
+{
+  pam_handle_t *h = NULL;
+  const char *answers[] = {"Alice-pw-1", "wrong", NULL};
+  const char *const *next = answers;
+  struct pam_conv conv = {.conv = answer, .appdata_ptr = &next};
+
+  pt_service_raw(pt, "auth required @MOD@ @ARGS@\n"
+                     "account required @MOD@ @ARGS@ "
+                     "require_group=LinuxAdmGrp\n");
+  cr_assert_eq(pam_start_confdir("dhis2-test", TA_USER, &conv, pt_dir(pt), &h),
+               PAM_SUCCESS);
+  cr_assert_eq(pam_authenticate(h, 0), PAM_SUCCESS);
+  cr_assert_eq(pam_authenticate(h, 0), PAM_AUTH_ERR);
+  /* The account phase must not pass on the first attempt's identity. */
+  cr_assert_neq(pam_acct_mgmt(h, 0), PAM_SUCCESS);
+  pam_end(h, PAM_SUCCESS);
+}
+
 /* --- account policy ------------------------------------------------------ */
 
 Test(pam, require_group_member_passes_account)

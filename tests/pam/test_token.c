@@ -446,6 +446,24 @@ Test(token, jwks_another_users_token_in_the_store_is_refused)
   free(t);
 }
 
+Test(token, a_token_for_a_name_differing_in_case_is_refused)
+{
+  char map[400];
+  time_t exp;
+  char *t = mint("alice", NULL, &exp);
+
+  /* The map says DHIS2 user ALICE, another user than alice: her token,
+     stored under either spelling, must not sign ALICE in. */
+  snprintf(map, sizeof(map), "ALICE %s\n", me);
+  pt_write_map(pt, map);
+  plant("ALICE", t, exp);
+  service("token_validation=api");
+  assert_unavailable("the token is DHIS2 user alice's");
+  plant("alice", t, exp);
+  assert_unavailable("the stored token is DHIS2 user alice's, not ALICE's");
+  free(t);
+}
+
 /* --- the stack ----------------------------------------------------------- */
 
 Test(token, no_token_falls_through_to_the_password_line)

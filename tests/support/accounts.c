@@ -32,9 +32,9 @@ struct account {
 };
 
 static const struct account accounts[] = {
-    {"root", 0},   {TA_USER, -1},    {TA_KIOSK, -2},
-    {TA_SAME, -3}, {TA_BOB, -4},     {TA_JOHN, -5},
-    {TA_LOW, 999}, {TA_HIGH, 60001}, {"nobody", 65534},
+    {"root", 0},      {TA_USER, -1},     {TA_ALIAS, -1}, {TA_KIOSK, -2},
+    {TA_SAME, -3},    {TA_BOB, -4},      {TA_JOHN, -5},  {TA_LOW, 999},
+    {TA_HIGH, 60001}, {"nobody", 65534},
 };
 
 #define N_ACCOUNTS (sizeof(accounts) / sizeof(accounts[0]))

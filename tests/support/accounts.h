@@ -14,6 +14,7 @@
  *
  * The accounts, by name (uids from the block unless given):
  *   TA_USER    a local account a DHIS2 user is mapped to
+ *   TA_ALIAS   "mallory": TA_USER's uid under another name (as toor is root)
  *   TA_KIOSK   the shared kiosk account
  *   TA_SAME    "carol": a local account named like a DHIS2 user
  *   TA_BOB     "bob": likewise, for binding tests
@@ -24,6 +25,7 @@
  *   "root"     0
  */
 #define TA_USER "d2t-user"
+#define TA_ALIAS "mallory"
 #define TA_KIOSK "d2t-kiosk"
 #define TA_SAME "carol"
 #define TA_BOB "bob"
