@@ -37,10 +37,18 @@ function makeHandler(env) {
         }
         state.version = body.version;
         return ok();
-      case 'POST /settings':
-        if (typeof body.lockout !== 'boolean') return bad('lockout: boolean');
-        state.lockout = body.lockout;
+      case 'POST /settings': {
+        // lockout: keyLockMultipleFailedLogins; csrf: dhis.conf
+        // http.security.csrf.enabled (acts on 2.42 only, as in DHIS2).
+        const keys = Object.keys(body);
+        if (!keys.length) return bad('settings: lockout and/or csrf');
+        for (const k of keys) {
+          if (!['lockout', 'csrf'].includes(k)) return bad(`unknown setting ${k}`);
+          if (typeof body[k] !== 'boolean') return bad(`${k}: boolean`);
+        }
+        for (const k of keys) state[k] = body[k];
         return ok();
+      }
       case 'POST /clock':
         if (!Number.isFinite(body.offset_s)) return bad('offset_s: number');
         state.offsetMs = Math.round(body.offset_s * 1000);

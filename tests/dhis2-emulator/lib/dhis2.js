@@ -11,6 +11,7 @@ const users = require('./users');
 const bearer = require('./bearer');
 const oauth2 = require('./oauth2');
 const faults = require('./faults');
+const csrf = require('./csrf');
 
 const VERSION_INFO = {
   '2.37': '2.37.0',
@@ -69,17 +70,28 @@ function route(ctx) {
   // The OAuth2 side (lib/oauth2.js): /oauth2/* and discovery on 2.42,
   // /uaa/* before.
   if (ctx.oauth2 && ctx.oauth2.handles(ctx)) return ctx.oauth2.handle(ctx);
-  if (path === LOGOUT_PATH) return logout(ctx);
+  // Outside Spring Security altogether (webSecurityCustomizer ignoring).
   if (path === '/api/ping') return h.send(res, 200, 'pong',
     { 'Content-Type': 'text/plain;charset=UTF-8' });
-  if (path === loginPage(state)) return h.send(res, 200,
-    '<!doctype html><title>DHIS2 login</title>',
-    { 'Content-Type': 'text/html;charset=UTF-8' });
+  // CsrfFilter (only with http.security.csrf.enabled, 2.42+) comes before
+  // the logout and every authentication filter.
+  if (csrf.reject(ctx)) return;
+  if (path === LOGOUT_PATH && csrf.isLogoutMethod(state, req.method)) {
+    return logout(ctx);
+  }
+  if (path === loginPage(state)) {
+    csrf.handOut(ctx);
+    return h.send(res, 200, '<!doctype html><title>DHIS2 login</title>',
+      { 'Content-Type': 'text/html;charset=UTF-8' });
+  }
 
   // /api/loginConfig is open to anonymous callers from 2.41 on: the new
   // login app reads it before anyone signs in, and clients use it to tell
   // a 2.41+ server (200 with apiVersion) from an older one (entry point).
   if (state.atLeast('2.41') && /^\/api\/(\d+\/)?loginConfig$/.test(path)) {
+    // 2.42.x/2.43.x hand out the XSRF-TOKEN cookie here too (master no
+    // longer runs loginConfig through the security chain).
+    csrf.handOut(ctx);
     return h.send(res, 200, JSON.stringify({
       applicationTitle: 'DHIS2 emulator',
       apiVersion: VERSION_INFO[state.version],
@@ -94,6 +106,7 @@ function route(ctx) {
   // the path does not exist and sits behind "/api/** authenticated", so an
   // anonymous caller meets the entry point (401 or 302) like anywhere else.
   if (state.atLeast('2.41') && /^\/api\/(\d+\/)?auth\/login$/.test(path)) {
+    csrf.handOut(ctx);
     if (req.method !== 'POST') return methodNotAllowed(ctx);
     return login(ctx);
   }
@@ -119,6 +132,7 @@ function identify(ctx) {
   }
   if (p) {
     lockout.registerSuccess(state, p.username);
+    csrf.handOut(ctx);
     return { username: p.username };
   }
 
@@ -137,9 +151,13 @@ function identify(ctx) {
     }
     // SessionCreationPolicy.ALWAYS: a Basic login also starts a session.
     const sid = auth.createSession(state, r.user.username);
-    res.setHeader('Set-Cookie', auth.sessionCookie(sid, ctx.scheme === 'https'));
+    h.addCookie(res, auth.sessionCookie(sid, ctx.scheme === 'https'));
+    csrf.handOut(ctx);
     return { username: r.user.username };
   }
+
+  // DHIS2's CsrfCookieFilter sits right after BasicAuthenticationFilter.
+  csrf.handOut(ctx);
 
   if (header && /^bearer /i.test(header)) {
     const b = bearer.authenticate(ctx, header.slice(7).trim());
@@ -225,13 +243,16 @@ function loginStatus(state, r) {
   }
 }
 
-// Spring's LogoutFilter on any method (CSRF is off by default): drop the
-// session, clear the cookie, then DhisOidcLogoutSuccessHandler.
+// Spring's LogoutFilter, on any method while CSRF is off (the default), on
+// POST only while it is on: drop the session, clear the cookie, then
+// DhisOidcLogoutSuccessHandler.
 function logout(ctx) {
   const { req, res, state } = ctx;
   const sid = h.parseCookies(req.headers.cookie).JSESSIONID;
   if (sid) state.sessions.delete(sid);
-  const headers = { 'Set-Cookie': auth.CLEAR_COOKIE };
+  // CsrfLogoutHandler clears the CSRF cookie too.
+  const headers = { 'Set-Cookie': csrf.active(state)
+    ? [csrf.CLEAR_COOKIE, auth.CLEAR_COOKIE] : auth.CLEAR_COOKIE };
   if (state.atLeast('2.41')) {
     headers.Location = absolute(ctx, '/');
     return h.send(res, 302, '', headers);

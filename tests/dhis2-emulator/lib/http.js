@@ -33,8 +33,21 @@ function readBody(req, limit = 1024 * 1024) {
 function send(res, status, body, headers = {}) {
   if (res.headersSent || res.destroyed) return;
   const buf = Buffer.isBuffer(body) ? body : Buffer.from(body ?? '', 'utf8');
-  res.writeHead(status, { 'Content-Length': buf.length, ...headers });
+  const all = { 'Content-Length': buf.length, ...headers };
+  // Cookies added earlier in the request (addCookie) stay beside these.
+  const earlier = res.getHeader('Set-Cookie');
+  if (earlier != null && headers['Set-Cookie'] != null) {
+    all['Set-Cookie'] = [].concat(earlier, headers['Set-Cookie']);
+  }
+  res.writeHead(status, all);
   res.end(buf);
+}
+
+// Adds a Set-Cookie line to the reply being built, keeping earlier ones.
+function addCookie(res, cookie) {
+  const earlier = res.getHeader('Set-Cookie');
+  res.setHeader('Set-Cookie', earlier == null ? [cookie]
+    : [].concat(earlier, cookie));
 }
 
 function sendJson(res, status, obj, headers = {}) {
@@ -89,6 +102,7 @@ module.exports = {
   STATUS_TEXT,
   readBody,
   send,
+  addCookie,
   sendJson,
   webMessage,
   sendWebMessage,

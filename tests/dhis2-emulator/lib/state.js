@@ -20,6 +20,8 @@ class State {
     // keyLockMultipleFailedLogins: off in a stock DHIS2, on here so tests
     // notice a client that burns attempts; /settings switches it.
     this.lockout = true;
+    // dhis.conf http.security.csrf.enabled (2.42+): off, as in a stock DHIS2.
+    this.csrf = false;
     this.offsetMs = 0;
     this.fault = null;
     this.total = 0;
