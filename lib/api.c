@@ -2,6 +2,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <syslog.h>
 
 #include <json-c/json.h>
 
@@ -121,6 +123,41 @@ static char *auth_header(enum dhis2_auth auth, const char *user,
     break;
   }
   return n < 0 ? NULL : hdr;
+}
+
+/*
+ * The two headers that pass DHIS2's CSRF check on POSTs (2.42+ with
+ * http.security.csrf.enabled = on; off by default): Spring's
+ * CookieCsrfTokenRepository keeps no state and compares the X-XSRF-TOKEN
+ * header with the XSRF-TOKEN cookie, so the same fresh random value in both
+ * is what a browser would send back. Harmless where the check is off.
+ * session (may be NULL) is the session's cookie string, sent after ours
+ * (Spring reads the first cookie of a name). Both outputs are secrets.
+ */
+static enum dhis2_err csrf_headers(const char *session, char **cookie_hdr,
+                                   char **token_hdr)
+{
+  unsigned char raw[16];
+  char token[sizeof(raw) * 2 + 1];
+
+  *cookie_hdr = *token_hdr = NULL;
+  if (getrandom(raw, sizeof(raw), 0) != (ssize_t)sizeof(raw))
+    return DHIS2_ERR_INTERNAL;
+  for (size_t i = 0; i < sizeof(raw); i++)
+    snprintf(token + 2 * i, 3, "%02x", raw[i]);
+  if (asprintf(cookie_hdr, "Cookie: XSRF-TOKEN=%s%s%s", token,
+               session ? "; " : "", session ? session : "") < 0)
+    *cookie_hdr = NULL;
+  if (asprintf(token_hdr, "X-XSRF-TOKEN: %s", token) < 0)
+    *token_hdr = NULL;
+  dhis2_secret_wipe(token, sizeof(token));
+  if (*cookie_hdr == NULL || *token_hdr == NULL) {
+    dhis2_secret_free(*cookie_hdr);
+    dhis2_secret_free(*token_hdr);
+    *cookie_hdr = *token_hdr = NULL;
+    return DHIS2_ERR_NOMEM;
+  }
+  return DHIS2_OK;
 }
 
 /* Header values must not let a secret smuggle in another header line. */
@@ -265,9 +302,14 @@ enum dhis2_err dhis2_api_login(struct dhis2_client *c, const char *user,
   char *url = NULL;
   char *body = NULL;
   size_t body_len = 0;
+  char *cookie_hdr = NULL;
+  char *token_hdr = NULL;
 
   *cookies = NULL;
   if (user == NULL || password == NULL || !dhis2_username_valid(user))
+    goto out;
+  rc = csrf_headers(NULL, &cookie_hdr, &token_hdr);
+  if (rc != DHIS2_OK)
     goto out;
   rc = DHIS2_ERR_NOMEM;
   url = dhis2_url_join(c->url, "/api/auth/login");
@@ -275,8 +317,10 @@ enum dhis2_err dhis2_api_login(struct dhis2_client *c, const char *user,
   if (url == NULL || body == NULL)
     goto out;
   {
+    const char *headers[] = {cookie_hdr, token_hdr, NULL};
     struct dhis2_http_req req = {.method = "POST",
                                  .url = url,
+                                 .headers = headers,
                                  .body = body,
                                  .body_len = body_len,
                                  .content_type = "application/json"};
@@ -285,6 +329,17 @@ enum dhis2_err dhis2_api_login(struct dhis2_client *c, const char *user,
   }
   if (rc != DHIS2_OK)
     goto out;
+  if (resp.status == 403) {
+    /* The login API answers every verdict on a password with 200 or 401:
+       a 403 never means a wrong password, and must not count as one. */
+    dhis2_log(c->log, LOG_WARNING,
+              "DHIS2 refused the login request itself (403 Forbidden): a "
+              "proxy or firewall in front of it, or its CSRF check "
+              "(http.security.csrf.enabled = on in dhis.conf) refusing our "
+              "token");
+    rc = DHIS2_ERR_HTTP;
+    goto out;
+  }
   rc = dhis2_reply_to_err(resp.status, resp.body, resp.body_len);
   if (rc != DHIS2_OK)
     goto out;
@@ -300,6 +355,8 @@ enum dhis2_err dhis2_api_login(struct dhis2_client *c, const char *user,
 out:
   dhis2_http_resp_clear(&resp);
   dhis2_secret_free_n(body, body_len);
+  dhis2_secret_free(cookie_hdr);
+  dhis2_secret_free(token_hdr);
   free(url);
   return rc;
 }
@@ -348,16 +405,20 @@ enum dhis2_err dhis2_api_logout(struct dhis2_client *c, const char *cookies)
   struct dhis2_http_resp resp = {0};
   char *url = NULL;
   char *hdr = NULL;
+  char *token_hdr = NULL;
 
   if (cookies == NULL || !header_safe(cookies))
     goto out;
+  /* With CSRF on, the logout URL logs out only a POST that has the token. */
+  rc = csrf_headers(cookies, &hdr, &token_hdr);
+  if (rc != DHIS2_OK)
+    goto out;
   rc = DHIS2_ERR_NOMEM;
   url = dhis2_url_join(c->url, DHIS2_LOGOUT_PATH);
-  hdr = auth_header(DHIS2_AUTH_SESSION, NULL, cookies);
-  if (url == NULL || hdr == NULL)
+  if (url == NULL)
     goto out;
   {
-    const char *headers[] = {hdr, NULL};
+    const char *headers[] = {hdr, token_hdr, NULL};
     struct dhis2_http_req req = {
         .method = "POST", .url = url, .headers = headers};
 
@@ -374,6 +435,7 @@ enum dhis2_err dhis2_api_logout(struct dhis2_client *c, const char *cookies)
 out:
   dhis2_http_resp_clear(&resp);
   dhis2_secret_free(hdr);
+  dhis2_secret_free(token_hdr);
   free(url);
   return rc;
 }

@@ -537,6 +537,35 @@ Test(pam, server_faults_are_authinfo_unavail)
   cr_assert_eq(emu_sink_count(emu), 0, "the other host got a request");
 }
 
+Test(pam, csrf_protected_server_takes_the_password_once)
+{
+  /* http.security.csrf.enabled = on (2.42+): every POST needs the token,
+     the login and the logout included. */
+  cr_assert_eq(emu_ctl(emu, "POST", "/settings", "{\"csrf\":true}", NULL),
+               200);
+  pt_service(pt, "debug");
+  cr_assert_eq(pt_auth(pt, TA_USER, "Alice-pw-1"), PAM_SUCCESS, "%s",
+               pt_logged());
+  cr_assert_eq(emu_count(emu, "/api/auth/login"), 1);
+  /* The session was logged out, not refused (a 403). */
+  cr_assert_not_null(strstr(pt_logged(), "logout.action -> 302"), "%s",
+                     pt_logged());
+  cr_assert_eq(pt_auth(pt, TA_USER, "wrong"), PAM_AUTH_ERR);
+}
+
+Test(pam, a_403_to_the_login_is_unavailable_not_a_wrong_password)
+{
+  emu_fault(emu, "{\"mode\":\"status\",\"code\":403,"
+                 "\"path\":\"/api/auth/login\"}");
+  for (int i = 0; i < 4; i++)
+    cr_assert_eq(pt_auth(pt, TA_USER, "Alice-pw-1"), PAM_AUTHINFO_UNAVAIL);
+  cr_assert_not_null(strstr(pt_logged(), "http.security.csrf.enabled"), "%s",
+                     pt_logged());
+  /* Not one counted toward the throttle. */
+  emu_reset(emu);
+  cr_assert_eq(pt_auth(pt, TA_USER, "Alice-pw-1"), PAM_SUCCESS);
+}
+
 Test(pam, server_down_is_authinfo_unavail)
 {
   pt_service_raw(pt, "auth required @MOD@ @ARGS@ url=https://127.0.0.1:1\n");

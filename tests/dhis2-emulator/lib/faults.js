@@ -13,8 +13,9 @@ function validate(f) {
   if (f.mode === 'delay' && !(Number.isInteger(f.ms) && f.ms >= 0)) {
     return 'delay needs ms >= 0';
   }
-  if (f.mode === 'status' && ![500, 502, 503].includes(f.code)) {
-    return 'status needs code 500, 502 or 503';
+  // 403: what a web application firewall or proxy in front answers.
+  if (f.mode === 'status' && ![403, 500, 502, 503].includes(f.code)) {
+    return 'status needs code 403, 500, 502 or 503';
   }
   if (f.mode === 'huge' && f.bytes != null &&
       !(Number.isInteger(f.bytes) && f.bytes > 0)) {
