@@ -86,7 +86,8 @@ static const char *mapped_name(const struct local *a,
   struct local other;
 
   for (size_t i = 0; i < n; i++)
-    if (strcmp(lines[i].dhis2, "*") != 0 && strcmp(lines[i].local, a->name) == 0)
+    if (strcmp(lines[i].dhis2, "*") != 0 &&
+        strcmp(lines[i].local, a->name) == 0)
       return lines[i].dhis2;
   for (size_t i = 0; i < n; i++)
     if (strcmp(lines[i].dhis2, "*") != 0 &&

@@ -367,6 +367,20 @@ Test(pam, dhis2_name_differing_in_case_is_refused)
   free(pat);
 }
 
+Test(pam, another_users_pat_differing_in_case_does_not_sign_in)
+{
+  char *big_bob = tu_fixture_pat("Bob", 0);
+  char *bob = tu_fixture_pat("bob", 0);
+
+  /* DHIS2 has both "Bob" and "bob"; local bob is bob's. */
+  pt_write_map(pt, "");
+  cr_assert_eq(pt_auth(pt, TA_BOB, big_bob), PAM_AUTH_ERR);
+  cr_assert_not_null(strstr(pt_logged(), "\"Bob bob\""), "%s", pt_logged());
+  cr_assert_eq(pt_auth(pt, TA_BOB, bob), PAM_SUCCESS);
+  free(big_bob);
+  free(bob);
+}
+
 Test(pam, case_insensitive_name_service_cannot_escape_the_map)
 {
   char *pat = tu_fixture_pat("bob", 0);
@@ -463,6 +477,81 @@ Test(pam, require_group_non_member_is_perm_denied_with_a_message)
   cr_assert_eq(r.acct, PAM_PERM_DENIED);
   cr_assert_not_null(strstr(r.messages, "group"), "%s", r.messages);
   pt_run_clear(&r);
+}
+
+/* Runs a password sign-in of DHIS2 user as TA_USER through an account
+   line with the policy; returns the account phase's result. */
+static int account_with(const char *policy, const char *user,
+                        const char *password)
+{
+  char map[128];
+  char raw[512];
+  const char *answers[] = {password, NULL};
+  struct pt_run r;
+  int rc;
+
+  snprintf(map, sizeof(map), "%s " TA_USER "\n", user);
+  pt_write_map(pt, map);
+  snprintf(raw, sizeof(raw),
+           "auth required @MOD@ @ARGS@\n"
+           "account required @MOD@ @ARGS@ %s\n",
+           policy);
+  pt_service_raw(pt, raw);
+  pt_run(pt, TA_USER, answers, &r);
+  cr_assert_eq(r.auth, PAM_SUCCESS, "%s: %s", user, pt_logged());
+  rc = r.acct;
+  pt_run_clear(&r);
+  return rc;
+}
+
+Test(pam, a_group_named_like_the_admin_groups_uid_is_refused)
+{
+  /* mimicgrp made a group named "LinuxAdmGrp" (the admin group's UID)
+     and joined it. */
+  cr_assert_eq(
+      account_with("require_group=LinuxAdmGrp", "mimicgrp", "Mimicgrp-pw-1"),
+      PAM_PERM_DENIED);
+  cr_assert_not_null(strstr(pt_logged(), "name:LinuxAdmGrp"), "%s",
+                     pt_logged());
+}
+
+Test(pam, a_group_named_like_the_admin_group_in_another_case_is_refused)
+{
+  cr_assert_eq(
+      account_with("[require_group=Linux admins]", "trudy", "Trudy-pw-1"),
+      PAM_PERM_DENIED);
+}
+
+Test(pam, the_real_member_passes_by_id_and_by_exact_name)
+{
+  cr_assert_eq(
+      account_with("require_group=LinuxAdmGrp", "alice", "Alice-pw-1"),
+      PAM_SUCCESS);
+  cr_assert_eq(
+      account_with("[require_group=Linux admins]", "alice", "Alice-pw-1"),
+      PAM_SUCCESS);
+  cr_assert_eq(
+      account_with("require_group=id:LinuxAdmGrp", "alice", "Alice-pw-1"),
+      PAM_SUCCESS);
+  cr_assert_eq(
+      account_with("[require_group=name:Linux admins]", "alice", "Alice-pw-1"),
+      PAM_SUCCESS);
+}
+
+Test(pam, role_look_alikes_are_refused_and_the_real_role_passes)
+{
+  /* A role named like the Superuser role's UID, and one named like it in
+     another case; admin holds the real one. */
+  cr_assert_eq(
+      account_with("require_role=yrB6vc5Ip3r", "mimicrole", "Mimicrole-pw-1"),
+      PAM_PERM_DENIED);
+  cr_assert_eq(
+      account_with("require_role=Superuser", "trudyrole", "Trudyrole-pw-1"),
+      PAM_PERM_DENIED);
+  cr_assert_eq(account_with("require_role=yrB6vc5Ip3r", "admin", "district"),
+               PAM_SUCCESS);
+  cr_assert_eq(account_with("require_role=Superuser", "admin", "district"),
+               PAM_SUCCESS);
 }
 
 Test(pam, account_without_our_identity_is_ignored)
