@@ -54,6 +54,8 @@ UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:%.c=$(B)/%)
 PAMTEST_SRC := $(wildcard tests/pam/test_*.c)
 PAMTEST_BIN := $(PAMTEST_SRC:%.c=$(B)/%)
+# A bare libpam application: tests copy it setuid root (tests/pam/setuid-env-run).
+PAMDRIVE := $(B)/tests/pam/pamdrive
 
 SOURCES := $(wildcard include/dhis2/*.h lib/*.c lib/*.h pam_dhis2/*.c \
              pam_dhis2/*.h helper/*.c helper/*.h tests/*/*.c tests/*/*.h \
@@ -102,7 +104,12 @@ $(B)/tests/pam/%: tests/pam/%.c $(SUPPORT) $(LIB) $(MOD)
 	  $(LIB) $(LDFLAGS) $(CRITERION_LIBS) $(PKG_LIBS) $(PAM_LIBS) -lpthread \
 	  -Wl,--export-dynamic-symbol=__syslog_chk
 
-tests: all $(UNIT_BIN) $(PAMTEST_BIN)
+# Only libpam: a setuid copy must load nothing but what a real su loads.
+$(PAMDRIVE): tests/pam/pamdrive.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(LDFLAGS) $(PAM_LIBS)
+
+tests: all $(UNIT_BIN) $(PAMTEST_BIN) $(PAMDRIVE)
 
 # Dependencies first, then a fresh make so pkg-config sees them.
 check: deps
