@@ -13,7 +13,7 @@ PAMDIR ?= $(shell pkg-config --variable=libdir pam 2>/dev/null || echo /lib)/sec
 
 CC ?= cc
 PKG_CONFIG ?= pkg-config
-PKGS := libcurl json-c libcrypto
+PKGS := libcurl json-c libssl libcrypto
 # The token store talks to the kernel keyring.
 KEYUTILS_LIBS := $(shell $(PKG_CONFIG) --libs libkeyutils 2>/dev/null || echo -lkeyutils)
 QRENCODE_LIBS := $(shell $(PKG_CONFIG) --libs libqrencode 2>/dev/null || echo -lqrencode)
