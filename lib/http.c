@@ -3,7 +3,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/auxv.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
@@ -51,15 +50,15 @@ enum dhis2_err dhis2_http_global_init(void)
 /*
  * OpenSSL 3 loads its configuration at the first crypto call of the
  * process, whoever makes it: in the module that is a SHA-256 of the user
- * name for the throttle, long before the first request. In a setuid or
- * root process (su, sudo, login, sshd) the clean initialisation therefore
- * runs when the code is loaded, before any of it can run. An error is
- * kept and returned by dhis2_http_global_init().
+ * name for the throttle, long before the first request. So the clean
+ * initialisation runs when the code is loaded, before any of it can run,
+ * in every process: the library cannot tell the module's host from a
+ * program the user runs as themselves, and it costs under a millisecond.
+ * An error is kept and returned by dhis2_http_global_init().
  */
-__attribute__((constructor)) static void init_early_when_privileged(void)
+__attribute__((constructor)) static void init_on_load(void)
 {
-  if (getauxval(AT_SECURE) != 0 || geteuid() == 0)
-    (void)dhis2_http_global_init();
+  (void)dhis2_http_global_init();
 }
 
 /*

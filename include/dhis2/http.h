@@ -62,14 +62,15 @@ struct dhis2_http_resp {
  * environ is pointed at an empty environment for the call and restored
  * after it, so the host's environment is unchanged, but another thread
  * must not read or change the environment meanwhile. Runs by itself when
- * the code is loaded into a setuid or root process (before OpenSSL could
- * load its configuration at some other first crypto call), else at the
- * first request. If the host initialised libcurl or OpenSSL before, they
- * stay as the host set them up (its key log file is its own business;
- * requests made here never write to it), and curl_global_init_mem()
- * called by the host afterwards has no effect. Never calls
- * curl_global_cleanup: a PAM module cannot know whether the application
- * uses libcurl too. Called by dhis2_http_request() itself.
+ * the code is loaded (a constructor: OpenSSL would otherwise load its
+ * configuration at whatever crypto call comes first), so a program that
+ * links the library, dhis2-auth too, ignores SSLKEYLOGFILE and the like
+ * even for its own user. If the host initialised libcurl or OpenSSL
+ * before, they stay as the host set them up (its key log file is its own
+ * business; requests made here never write to it), and
+ * curl_global_init_mem() called by the host afterwards has no effect.
+ * Never calls curl_global_cleanup: a PAM module cannot know whether the
+ * application uses libcurl too. Called by dhis2_http_request() itself.
  */
 enum dhis2_err dhis2_http_global_init(void);
 
