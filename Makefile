@@ -13,7 +13,7 @@ PAMDIR ?= $(shell pkg-config --variable=libdir pam 2>/dev/null || echo /lib)/sec
 
 CC ?= cc
 PKG_CONFIG ?= pkg-config
-PKGS := libcurl json-c libcrypto
+PKGS := libcurl json-c libssl libcrypto
 # The token store talks to the kernel keyring.
 KEYUTILS_LIBS := $(shell $(PKG_CONFIG) --libs libkeyutils 2>/dev/null || echo -lkeyutils)
 QRENCODE_LIBS := $(shell $(PKG_CONFIG) --libs libqrencode 2>/dev/null || echo -lqrencode)
@@ -54,6 +54,8 @@ UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:%.c=$(B)/%)
 PAMTEST_SRC := $(wildcard tests/pam/test_*.c)
 PAMTEST_BIN := $(PAMTEST_SRC:%.c=$(B)/%)
+# A bare libpam application: tests copy it setuid root (tests/pam/setuid-env-run).
+PAMDRIVE := $(B)/tests/pam/pamdrive
 
 SOURCES := $(wildcard include/dhis2/*.h lib/*.c lib/*.h pam_dhis2/*.c \
              pam_dhis2/*.h helper/*.c helper/*.h tests/*/*.c tests/*/*.h \
@@ -107,7 +109,12 @@ $(B)/tests/pam/%: tests/pam/%.c $(B)/tests/support/accounts.o $(SUPPORT) \
 	  -ldl -Wl,--export-dynamic-symbol=__syslog_chk \
 	  -Wl,--export-dynamic-symbol=getpwnam_r
 
-tests: all $(UNIT_BIN) $(PAMTEST_BIN)
+# Only libpam: a setuid copy must load nothing but what a real su loads.
+$(PAMDRIVE): tests/pam/pamdrive.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(LDFLAGS) $(PAM_LIBS)
+
+tests: all $(UNIT_BIN) $(PAMTEST_BIN) $(PAMDRIVE)
 
 # Dependencies first, then a fresh make so pkg-config sees them.
 check: deps

@@ -3,9 +3,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include <curl/curl.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/ssl.h>
 
 #include "dhis2/config.h"
 #include "dhis2/http.h"
@@ -14,9 +17,27 @@
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 static CURLcode curl_init_rc = CURLE_FAILED_INIT;
 
+/*
+ * libcurl and OpenSSL read their environment once, at initialisation:
+ * SSLKEYLOGFILE (libcurl opens it for appending and writes every TLS
+ * secret there), OPENSSL_CONF, OPENSSL_CONF_INCLUDE, OPENSSL_MODULES and
+ * OPENSSL_ENGINES (code OpenSSL loads). su and sudo run PAM with the
+ * caller's environment, so they see none of it: environ points at an
+ * empty one meanwhile and at the host's own again afterwards. OpenSSL then
+ * loads the system configuration file, as it would for a daemon.
+ */
 static void curl_init_once(void)
 {
+  static char *no_env[] = {NULL};
+  char **host_env = environ;
+
+  environ = no_env;
+  /* Explicitly, in case libcurl was built not to load it: the first
+     crypto call anywhere in the process would load it from the caller's
+     environment. */
+  OPENSSL_init_crypto(OPENSSL_INIT_LOAD_CONFIG, NULL);
   curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+  environ = host_env;
 }
 
 enum dhis2_err dhis2_http_global_init(void)
@@ -24,6 +45,34 @@ enum dhis2_err dhis2_http_global_init(void)
   if (pthread_once(&curl_once, curl_init_once) != 0)
     return DHIS2_ERR_INTERNAL;
   return curl_init_rc == CURLE_OK ? DHIS2_OK : DHIS2_ERR_INTERNAL;
+}
+
+/*
+ * OpenSSL 3 loads its configuration at the first crypto call of the
+ * process, whoever makes it: in the module that is a SHA-256 of the user
+ * name for the throttle, long before the first request. So the clean
+ * initialisation runs when the code is loaded, before any of it can run,
+ * in every process: the library cannot tell the module's host from a
+ * program the user runs as themselves, and it costs under a millisecond.
+ * An error is kept and returned by dhis2_http_global_init().
+ */
+__attribute__((constructor)) static void init_on_load(void)
+{
+  (void)dhis2_http_global_init();
+}
+
+/*
+ * Runs for every TLS connection, after libcurl set up its context: a key
+ * log callback there comes from SSLKEYLOGFILE read when someone else
+ * initialised libcurl in this process first; the secrets of a login go to
+ * no file.
+ */
+static CURLcode no_key_log(CURL *curl, void *ssl_ctx, void *arg)
+{
+  (void)curl;
+  (void)arg;
+  SSL_CTX_set_keylog_callback(ssl_ctx, NULL);
+  return CURLE_OK;
 }
 
 char *dhis2_url_join(const char *base, const char *path)
@@ -302,6 +351,21 @@ static void log_request(const struct dhis2_log *lg, const char *method,
                 dhis2_strerror(rc), secs);
 }
 
+/*
+ * Names what to trust, always: ca_file or else the bundle libcurl was
+ * built with, and the directory it was built with (libcurl's own
+ * defaults, made explicit). Nothing is left for OpenSSL to find through
+ * SSL_CERT_FILE or SSL_CERT_DIR.
+ */
+static bool set_trust(CURL *curl, const char *ca_file)
+{
+  const curl_version_info_data *v = curl_version_info(CURLVERSION_NOW);
+  const char *bundle = ca_file != NULL ? ca_file : v->cainfo;
+
+  return curl_easy_setopt(curl, CURLOPT_CAINFO, bundle) == CURLE_OK &&
+         curl_easy_setopt(curl, CURLOPT_CAPATH, v->capath) == CURLE_OK;
+}
+
 enum dhis2_err dhis2_http_request(const struct dhis2_http_opts *opts,
                                   const struct dhis2_http_req *req,
                                   struct dhis2_http_resp *resp,
@@ -346,8 +410,12 @@ enum dhis2_err dhis2_http_request(const struct dhis2_http_opts *opts,
   ok = ok && curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 2L) == CURLE_OK;
   ok = ok && curl_easy_setopt(curl, CURLOPT_SSLVERSION,
                               (long)CURL_SSLVERSION_TLSv1_2) == CURLE_OK;
-  /* No proxy from the environment: in sudo that is the caller's choice. */
+  /* No proxy from the environment: in sudo that is the caller's choice.
+     NOPROXY too, so not even no_proxy is read. */
   ok = ok && curl_easy_setopt(curl, CURLOPT_PROXY, "") == CURLE_OK;
+  ok = ok && curl_easy_setopt(curl, CURLOPT_NOPROXY, "*") == CURLE_OK;
+  ok = ok && curl_easy_setopt(curl, CURLOPT_SSL_CTX_FUNCTION, no_key_log) ==
+                 CURLE_OK;
   ok = ok && curl_easy_setopt(curl, CURLOPT_NETRC, (long)CURL_NETRC_IGNORED) ==
                  CURLE_OK;
   ok = ok && curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT,
@@ -365,8 +433,7 @@ enum dhis2_err dhis2_http_request(const struct dhis2_http_opts *opts,
   ok = ok &&
        curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, on_header) == CURLE_OK;
   ok = ok && curl_easy_setopt(curl, CURLOPT_HEADERDATA, &s) == CURLE_OK;
-  if (ok && opts->ca_file != NULL)
-    ok = curl_easy_setopt(curl, CURLOPT_CAINFO, opts->ca_file) == CURLE_OK;
+  ok = ok && set_trust(curl, opts->ca_file);
   if (ok && opts->pinned_pubkey != NULL)
     ok = curl_easy_setopt(curl, CURLOPT_PINNEDPUBLICKEY,
                           opts->pinned_pubkey) == CURLE_OK;

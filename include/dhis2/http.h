@@ -11,7 +11,8 @@
 
 #define DHIS2_HTTP_MAX_BODY (1024 * 1024)
 
-/* Transport policy, the same for every request of one client. */
+/* Transport policy, the same for every request of one client. No proxy,
+   and trust only as named here: the environment is never consulted. */
 struct dhis2_http_opts {
   const char *ca_file;       /* PEM bundle, NULL: system store */
   const char *pinned_pubkey; /* "sha256//BASE64", NULL: none */
@@ -54,7 +55,20 @@ struct dhis2_http_resp {
 };
 
 /*
- * Initialises libcurl once per process, thread-safely (pthread_once).
+ * Initialises OpenSSL and libcurl once per process (pthread_once), with
+ * the process environment out of their sight: no variable of the caller
+ * (SSLKEYLOGFILE, OPENSSL_CONF, OPENSSL_MODULES, OPENSSL_ENGINES...)
+ * changes what they do; OpenSSL loads the system configuration file.
+ * environ is pointed at an empty environment for the call and restored
+ * after it, so the host's environment is unchanged, but another thread
+ * must not read or change the environment meanwhile. Runs by itself when
+ * the code is loaded (a constructor: OpenSSL would otherwise load its
+ * configuration at whatever crypto call comes first), so a program that
+ * links the library, dhis2-auth too, ignores SSLKEYLOGFILE and the like
+ * even for its own user. If the host initialised libcurl or OpenSSL
+ * before, they stay as the host set them up (its key log file is its own
+ * business; requests made here never write to it), and
+ * curl_global_init_mem() called by the host afterwards has no effect.
  * Never calls curl_global_cleanup: a PAM module cannot know whether the
  * application uses libcurl too. Called by dhis2_http_request() itself.
  */
