@@ -2,7 +2,6 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
@@ -10,6 +9,7 @@
 #include <openssl/evp.h>
 #include <openssl/ssl.h>
 
+#include "dhis2/ascii.h"
 #include "dhis2/config.h"
 #include "dhis2/http.h"
 #include "dhis2/secret.h"
@@ -115,9 +115,9 @@ enum dhis2_err dhis2_http_check_url(const char *url, bool allow_http)
   /* Credentials belong in headers, never in a URL that may be logged. */
   if (curl_url_get(u, CURLUPART_USER, &user, 0) == CURLUE_OK)
     goto out;
-  if (strcasecmp(scheme, "https") == 0)
+  if (dhis2_ascii_casecmp(scheme, "https") == 0)
     rc = DHIS2_OK;
-  else if (strcasecmp(scheme, "http") == 0 && allow_http &&
+  else if (dhis2_ascii_casecmp(scheme, "http") == 0 && allow_http &&
            dhis2_url_is_loopback(url))
     rc = DHIS2_OK;
 out:
@@ -180,7 +180,8 @@ static bool header_value(const char *line, size_t len, const char *name,
   const char *v;
   const char *end = line + len;
 
-  if (len <= nlen || strncasecmp(line, name, nlen) != 0 || line[nlen] != ':')
+  if (len <= nlen || dhis2_ascii_ncasecmp(line, name, nlen) != 0 ||
+      line[nlen] != ':')
     return false;
   v = line + nlen + 1;
   while (v < end && (*v == ' ' || *v == '\t'))

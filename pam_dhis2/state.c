@@ -1,5 +1,4 @@
 /* The module's state in state_dir: the throttle and the server memo. */
-#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -12,6 +11,7 @@
 
 #include <openssl/evp.h>
 
+#include "dhis2/ascii.h"
 #include "dhis2/file.h"
 #include "module.h"
 
@@ -31,7 +31,7 @@ static bool hash_name(const char *s, bool fold, char out[65])
   if (copy == NULL)
     return false;
   for (size_t i = 0; fold && i < n; i++)
-    copy[i] = (char)tolower((unsigned char)copy[i]);
+    copy[i] = dhis2_ascii_lower(copy[i]);
   ok = EVP_Digest(copy, n, md, &mdlen, EVP_sha256(), NULL) == 1;
   free(copy);
   for (unsigned int i = 0; ok && i < 32; i++)

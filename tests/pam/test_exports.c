@@ -61,3 +61,34 @@ Test(exports, dynamic_symbol_table_holds_only_pam_sm)
   cr_assert_eq(pclose(p), 0, "nm failed");
   cr_assert_eq(n, 5);
 }
+
+Test(exports, no_locale_dependent_comparison_is_imported)
+{
+  /* su and sudo run the module in the caller's locale: every name and
+     keyword comparison must fold A-Z only (dhis2/ascii.h). */
+  const char *banned[] = {"strcasecmp",
+                          "strncasecmp",
+                          "strcasestr",
+                          "tolower",
+                          "toupper",
+                          "__ctype_tolower_loc",
+                          "__ctype_toupper_loc",
+                          "strcasecmp_l"};
+  char cmd[512];
+  char line[256];
+  FILE *p;
+
+  snprintf(cmd, sizeof(cmd), "nm -D --undefined-only %s", DHIS2_MODULE_PATH);
+  p = popen(cmd, "r");
+  cr_assert_not_null(p);
+  while (fgets(line, sizeof(line), p) != NULL) {
+    char *name = strrchr(line, ' ');
+
+    cr_assert_not_null(name);
+    name++;
+    name[strcspn(name, "@\n")] = '\0';
+    for (size_t i = 0; i < sizeof(banned) / sizeof(banned[0]); i++)
+      cr_assert(strcmp(name, banned[i]) != 0, "the module imports %s", name);
+  }
+  cr_assert_eq(pclose(p), 0, "nm failed");
+}
