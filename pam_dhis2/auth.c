@@ -136,6 +136,23 @@ static enum dhis2_err check_password(struct module *m, struct dhis2_client *c,
   return rc;
 }
 
+/* True when secret would go to DHIS2 as a password. */
+static bool sent_as_password(const struct module *m, const char *secret)
+{
+  return secret[0] != '\0' && dhis2_pat_classify(secret) == DHIS2_PAT_NONE &&
+         (m->cfg->methods & DHIS2_METHOD_PASSWORD) != 0;
+}
+
+/* What an attempt's result means for the throttle. */
+static enum throttle_outcome throttle_outcome_of(enum dhis2_err err)
+{
+  if (err == DHIS2_OK)
+    return THROTTLE_SUCCESS;
+  if (err == DHIS2_ERR_REJECTED || err == DHIS2_ERR_LOCKED)
+    return THROTTLE_REJECTED;
+  return THROTTLE_NO_VERDICT;
+}
+
 /* Checks secret for name; *how says what kind of secret it was. */
 static enum dhis2_err check_secret(struct module *m, const char *name,
                                    const char *secret, const char **how,
@@ -180,6 +197,7 @@ int module_authenticate(struct module *m)
   const char *outcome;
   struct user_target t = {0};
   struct dhis2_identity *id = NULL;
+  struct throttle_slot slot = {0};
   enum dhis2_err err = DHIS2_ERR_INTERNAL;
   char *secret = NULL;
   char why[512];
@@ -242,27 +260,27 @@ int module_authenticate(struct module *m)
     how = "-";
     err = DHIS2_ERR_INTERNAL;
   }
-  if (throttle_tripped(m, t.dhis2_name)) {
-    dhis2_log(&m->log, LOG_NOTICE,
-              "%s: %u rejected passwords within %ld s: not asking DHIS2",
-              t.dhis2_name, m->cfg->failure_limit, m->cfg->failure_window);
-    conv_error(m, "Too many failed attempts; try again later.");
-    rc = PAM_MAXTRIES;
-    goto out;
-  }
   rc = conv_get_secret(m, &secret);
   if (rc != PAM_SUCCESS)
     goto out;
+  /* Only passwords count toward DHIS2's lockout: a PAT or token of the
+     user still signs in while the throttle holds. */
+  if (sent_as_password(m, secret) &&
+      !throttle_reserve(m, t.dhis2_name, &slot)) {
+    dhis2_log(&m->log, LOG_NOTICE,
+              "%s: %u passwords rejected or in flight within %ld s: not "
+              "asking DHIS2",
+              t.dhis2_name, m->cfg->failure_limit, m->cfg->failure_window);
+    conv_error(m, "Too many failed attempts; try again later.");
+    how = "password";
+    rc = PAM_MAXTRIES;
+    goto out;
+  }
   err = check_secret(m, t.dhis2_name, secret, &how, &id, &pam_rc);
+  throttle_settle(m, t.dhis2_name, &slot, throttle_outcome_of(err));
   if (pam_rc != PAM_SUCCESS) {
     rc = pam_rc; /* the conversation failed while asking for a code */
     goto out;
-  }
-  if (err == DHIS2_ERR_REJECTED || err == DHIS2_ERR_LOCKED) {
-    if (strcmp(how, "password") == 0 && secret[0] != '\0')
-      throttle_fail(m, t.dhis2_name);
-  } else if (err == DHIS2_OK && strcmp(how, "password") == 0) {
-    throttle_reset(m, t.dhis2_name);
   }
   show_reason(m, err);
   rc = dhis2_err_to_pam(err);

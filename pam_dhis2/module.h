@@ -84,14 +84,29 @@ void conv_error(struct module *m, const char *fmt, ...)
 /* --- state in state_dir (state.c) --- */
 
 /*
- * The local throttle. throttle_tripped() is true when name had
- * failure_limit rejected passwords within failure_window. Errors reading
- * the state are logged and count as not tripped only when the state dir
- * cannot be used at all (never blocks logins on a broken disk).
+ * The local throttle, for passwords only (DESIGN.md section 3). Before a
+ * password is sent, throttle_reserve() takes a slot for name under an
+ * exclusive lock; it is false when failure_limit passwords are already
+ * rejected or in flight within failure_window (then nothing may be sent).
+ * throttle_settle() then says what came of it: a rejection keeps the slot
+ * as a failure, a success clears the name, anything else (DHIS2 gave no
+ * verdict) gives the slot back. A state_dir that cannot be used is logged
+ * and never blocks a login. Names that never failed leave no file.
  */
-bool throttle_tripped(struct module *m, const char *name);
-void throttle_fail(struct module *m, const char *name);
-void throttle_reset(struct module *m, const char *name);
+#define THROTTLE_ID_LEN 16
+struct throttle_slot {
+  bool held;
+  char id[THROTTLE_ID_LEN + 1];
+};
+enum throttle_outcome {
+  THROTTLE_REJECTED,
+  THROTTLE_SUCCESS,
+  THROTTLE_NO_VERDICT,
+};
+bool throttle_reserve(struct module *m, const char *name,
+                      struct throttle_slot *slot);
+void throttle_settle(struct module *m, const char *name,
+                     struct throttle_slot *slot, enum throttle_outcome how);
 
 /* The memo of which kind the server is: false when there is none (or it
    is older than a day: servers get upgraded). */

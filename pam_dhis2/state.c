@@ -1,10 +1,12 @@
 /* The module's state in state_dir: the throttle and the server memo. */
 #include <errno.h>
 #include <fcntl.h>
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -64,42 +66,77 @@ static bool state_path(struct module *m, const char *sub, char *out,
   return true;
 }
 
-/* Opens the throttle file of name, locked; -1 when unusable. */
-static int throttle_open(struct module *m, const char *name, int lock)
+/*
+ * The throttle keeps one file per DHIS2 name in state_dir/throttle, named
+ * by the name's hash, a line an attempt within the window: "TIME" for a
+ * rejected password, "TIME ID" for one still in flight. Every change is
+ * made under an exclusive flock; a file left with no line is removed, so
+ * names that never failed leave nothing behind.
+ */
+
+struct entry {
+  time_t t;
+  char id[THROTTLE_ID_LEN + 1]; /* empty: a rejection */
+};
+
+/* The throttle directory and the path of name's file in it. */
+static bool throttle_path(struct module *m, const char *name, char *dir,
+                          size_t dirlen, char *path, size_t pathlen)
 {
-  char dir[4096];
   char hex[65];
-  char path[4200];
+
+  if (!state_path(m, "throttle", dir, dirlen) || !hash_name(name, true, hex))
+    return false;
+  return snprintf(path, pathlen, "%s/%s", dir, hex) < (int)pathlen;
+}
+
+/*
+ * Opens path locked exclusively; creates it only when create is set.
+ * Returns the descriptor, -1 when it is absent (and not to be created) or
+ * unusable (logged). The lock is taken on the file the path still names:
+ * another process may have removed it while we waited.
+ */
+static int throttle_open(struct module *m, const char *path, bool create)
+{
   struct stat st;
+  struct stat now;
   int fd;
 
-  if (!state_path(m, "throttle", dir, sizeof(dir)) ||
-      !hash_name(name, true, hex))
-    return -1;
-  snprintf(path, sizeof(path), "%s/%s", dir, hex);
-  fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0600);
-  if (fd < 0) {
-    dhis2_log(&m->log, LOG_ERR, "throttle %s: %s", path, strerror(errno));
-    return -1;
-  }
-  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid()) {
-    dhis2_log(&m->log, LOG_ERR, "throttle %s: unsafe file", path);
-    close(fd);
-    return -1;
-  }
-  while (flock(fd, lock) != 0) {
-    if (errno != EINTR) {
+  for (int tries = 0; tries < 10; tries++) {
+    fd = open(path,
+              O_RDWR | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY |
+                  (create ? O_CREAT : 0),
+              0600);
+    if (fd < 0) {
+      if (errno != ENOENT)
+        dhis2_log(&m->log, LOG_ERR, "throttle %s: %s", path, strerror(errno));
+      return -1;
+    }
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
+        st.st_uid != geteuid() || (st.st_mode & 077) != 0) {
+      dhis2_log(&m->log, LOG_ERR, "throttle %s: unsafe file", path);
       close(fd);
       return -1;
     }
+    while (flock(fd, LOCK_EX) != 0) {
+      if (errno != EINTR) {
+        close(fd);
+        return -1;
+      }
+    }
+    if (lstat(path, &now) == 0 && now.st_ino == st.st_ino &&
+        now.st_dev == st.st_dev)
+      return fd;
+    close(fd); /* removed or replaced meanwhile: open what is there now */
   }
-  return fd;
+  return -1;
 }
 
-/* Reads the failure times in the window into t; returns their count. */
-static size_t throttle_read(struct module *m, int fd, time_t *t, size_t max)
+/* Reads the entries still within the window into e; returns their count. */
+static size_t throttle_read(struct module *m, int fd, struct entry *e,
+                            size_t max)
 {
-  char buf[THROTTLE_MAX_ENTRIES * 21 + 1];
+  char buf[THROTTLE_MAX_ENTRIES * (21 + THROTTLE_ID_LEN + 2) + 1];
   time_t now = time(NULL);
   ssize_t got = pread(fd, buf, sizeof(buf) - 1, 0);
   size_t n = 0;
@@ -112,70 +149,145 @@ static size_t throttle_read(struct module *m, int fd, time_t *t, size_t max)
        l = strtok_r(NULL, "\n", &save)) {
     char *end;
     long long v = strtoll(l, &end, 10);
+    size_t idlen = 0;
 
-    if (*end != '\0' || v <= 0)
+    if (v <= 0 || (*end != '\0' && *end != ' '))
       continue;
-    if ((time_t)v > now - m->cfg->failure_window && (time_t)v <= now)
-      t[n++] = (time_t)v;
+    if (*end == ' ') {
+      idlen = strlen(end + 1);
+      if (idlen != THROTTLE_ID_LEN)
+        continue;
+    }
+    if ((time_t)v <= now - m->cfg->failure_window || (time_t)v > now)
+      continue;
+    e[n].t = (time_t)v;
+    memcpy(e[n].id, idlen ? end + 1 : "", idlen + 1);
+    n++;
   }
   return n;
 }
 
-bool throttle_tripped(struct module *m, const char *name)
+/* Rewrites the file with the n entries, or removes it when n is 0. */
+static void throttle_write(struct module *m, int fd, const char *path,
+                           const struct entry *e, size_t n)
 {
-  time_t t[THROTTLE_MAX_ENTRIES];
-  size_t n;
-  int fd;
-
-  if (m->cfg->failure_limit == 0)
-    return false;
-  fd = throttle_open(m, name, LOCK_SH);
-  if (fd < 0)
-    return false;
-  n = throttle_read(m, fd, t, THROTTLE_MAX_ENTRIES);
-  close(fd);
-  return n >= m->cfg->failure_limit;
-}
-
-void throttle_fail(struct module *m, const char *name)
-{
-  time_t t[THROTTLE_MAX_ENTRIES];
-  char buf[THROTTLE_MAX_ENTRIES * 21 + 1];
+  char buf[THROTTLE_MAX_ENTRIES * (21 + THROTTLE_ID_LEN + 2) + 1];
   size_t len = 0;
-  size_t n;
-  size_t first = 0;
-  int fd;
 
-  if (m->cfg->failure_limit == 0)
+  if (n == 0) {
+    if (unlink(path) != 0 && errno != ENOENT)
+      dhis2_log(&m->log, LOG_ERR, "throttle %s: %s", path, strerror(errno));
     return;
-  fd = throttle_open(m, name, LOCK_EX);
-  if (fd < 0)
-    return;
-  n = throttle_read(m, fd, t, THROTTLE_MAX_ENTRIES);
-  if (n == THROTTLE_MAX_ENTRIES)
-    first = 1; /* drop the oldest to make room */
-  for (size_t i = first; i < n; i++)
-    len += (size_t)snprintf(buf + len, sizeof(buf) - len, "%lld\n",
-                            (long long)t[i]);
-  len += (size_t)snprintf(buf + len, sizeof(buf) - len, "%lld\n",
-                          (long long)time(NULL));
+  }
+  for (size_t i = 0; i < n; i++)
+    len += (size_t)snprintf(buf + len, sizeof(buf) - len, "%lld%s%s\n",
+                            (long long)e[i].t, e[i].id[0] ? " " : "", e[i].id);
   if (ftruncate(fd, 0) != 0 || pwrite(fd, buf, len, 0) != (ssize_t)len)
-    dhis2_log(&m->log, LOG_ERR, "throttle: cannot record a failure: %s",
+    dhis2_log(&m->log, LOG_ERR, "throttle %s: cannot record: %s", path,
               strerror(errno));
-  close(fd);
 }
 
-void throttle_reset(struct module *m, const char *name)
+/* Removes the files in dir whose last change is older than the window:
+   every line in them is. Names typed once at a kiosk leave nothing. */
+static void throttle_sweep(struct module *m, const char *dir)
 {
+  time_t limit = time(NULL) - m->cfg->failure_window;
+  DIR *d = opendir(dir);
+  struct dirent *de;
+
+  if (d == NULL)
+    return;
+  while ((de = readdir(d)) != NULL) {
+    struct stat st;
+
+    if (strlen(de->d_name) != 64 ||
+        fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+        !S_ISREG(st.st_mode) || st.st_mtime >= limit)
+      continue;
+    /* A reserve that opened it meanwhile notices and opens anew. */
+    unlinkat(dirfd(d), de->d_name, 0);
+  }
+  closedir(d);
+}
+
+bool throttle_reserve(struct module *m, const char *name,
+                      struct throttle_slot *slot)
+{
+  struct entry e[THROTTLE_MAX_ENTRIES];
+  unsigned char raw[THROTTLE_ID_LEN / 2];
+  char dir[4096];
+  char path[4200];
+  size_t n;
   int fd;
 
+  memset(slot, 0, sizeof(*slot));
   if (m->cfg->failure_limit == 0)
+    return true;
+  if (!throttle_path(m, name, dir, sizeof(dir), path, sizeof(path)))
+    return true; /* logged: a broken disk must not lock everyone out */
+  throttle_sweep(m, dir);
+  fd = throttle_open(m, path, true);
+  if (fd < 0)
+    return true;
+  n = throttle_read(m, fd, e, THROTTLE_MAX_ENTRIES);
+  if (n >= m->cfg->failure_limit) {
+    throttle_write(m, fd, path, e, n);
+    close(fd);
+    return false;
+  }
+  if (getrandom(raw, sizeof(raw), 0) != (ssize_t)sizeof(raw)) {
+    throttle_write(m, fd, path, e, n);
+    close(fd);
+    return true;
+  }
+  for (size_t i = 0; i < sizeof(raw); i++)
+    snprintf(slot->id + 2 * i, 3, "%02x", raw[i]);
+  e[n].t = time(NULL);
+  memcpy(e[n].id, slot->id, sizeof(e[n].id));
+  throttle_write(m, fd, path, e, n + 1);
+  close(fd);
+  slot->held = true;
+  return true;
+}
+
+void throttle_settle(struct module *m, const char *name,
+                     struct throttle_slot *slot, enum throttle_outcome how)
+{
+  struct entry e[THROTTLE_MAX_ENTRIES];
+  char dir[4096];
+  char path[4200];
+  size_t n;
+  size_t kept = 0;
+  bool found = false;
+  int fd;
+
+  if (!slot->held)
     return;
-  fd = throttle_open(m, name, LOCK_EX);
+  slot->held = false;
+  if (!throttle_path(m, name, dir, sizeof(dir), path, sizeof(path)))
+    return;
+  fd = throttle_open(m, path, how == THROTTLE_REJECTED);
   if (fd < 0)
     return;
-  if (ftruncate(fd, 0) != 0)
-    dhis2_log(&m->log, LOG_ERR, "throttle: cannot reset: %s", strerror(errno));
+  n = throttle_read(m, fd, e, THROTTLE_MAX_ENTRIES);
+  if (how == THROTTLE_SUCCESS)
+    n = 0; /* the password is right: the name starts afresh */
+  for (size_t i = 0; i < n; i++) {
+    if (strcmp(e[i].id, slot->id) == 0) {
+      found = true;
+      if (how != THROTTLE_REJECTED)
+        continue; /* given back */
+      e[i].id[0] = '\0';
+    }
+    e[kept++] = e[i];
+  }
+  if (how == THROTTLE_REJECTED && !found && kept < THROTTLE_MAX_ENTRIES) {
+    /* Cleared by a concurrent success meanwhile: still a rejection. */
+    e[kept].t = time(NULL);
+    e[kept].id[0] = '\0';
+    kept++;
+  }
+  throttle_write(m, fd, path, e, kept);
   close(fd);
 }
 
