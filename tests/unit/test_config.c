@@ -1523,7 +1523,8 @@ Test(config, shipped_example_loads_with_and_without_its_comments)
   }
   uncommented[n] = '\0';
   cr_assert_eq(load_text(uncommented, 0, NULL, &cfg), DHIS2_OK, "%s", err);
-  cr_assert(dhis2_strlist_contains(&cfg->require_group, "linux admins"));
+  cr_assert(dhis2_strlist_contains(&cfg->require_group, "LinuxAdmGrp"));
+  cr_assert_eq(cfg->max_uid, 60000);
   cr_assert_not_null(cfg->user_map);
   dhis2_config_free(cfg);
 }
