@@ -75,6 +75,8 @@ const DEFAULTS = {
   device_slow_down: 0, // the next N device polls answer slow_down, however timed
   idp_mapping_claim: 'email',
   idp_audiences: ['dhis2', 'dhis2-auth'],
+  // The redirect URI the legacy (uaa) clients are registered with.
+  uaa_redirect_uri: uaa.REDIRECT,
 };
 const BAD_TOKEN = ['signature', 'iss', 'aud', 'expired', 'nonce'];
 
@@ -348,6 +350,7 @@ class OAuth2 {
     const s = this.settings;
     if (!ctx.state.atLeast('2.42')) {
       this.uaaState.accessTtl = s.access_ttl;
+      this.uaaState.redirectUris = [s.uaa_redirect_uri];
       return uaa.handle(ctx, this.uaaState);
     }
     // Without oauth2.server.enabled none of this is mounted.
@@ -1018,6 +1021,11 @@ class OAuth2 {
           break;
         case 'username_claim':
           if (!['always', 'scope'].includes(v)) return 'username_claim: always or scope';
+          break;
+        case 'uaa_redirect_uri':
+          if (typeof v !== 'string' || !/^http:\/\/127\.0\.0\.1:\d+\/callback$/.test(v)) {
+            return 'uaa_redirect_uri: http://127.0.0.1:PORT/callback';
+          }
           break;
         case 'idp_audiences':
           if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) {

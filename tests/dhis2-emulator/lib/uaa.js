@@ -127,8 +127,10 @@ function authorize(ctx, u) {
       'error="invalid_client", error_description="Bad client credentials"',
       'invalid_client'), { 'Content-Type': 'text/html;charset=UTF-8' });
   }
-  const redirectUri = params.redirect_uri || client.redirectUris[0];
-  if (!client.redirectUris.includes(redirectUri)) {
+  // The registered URIs: the uaa_redirect_uri switch, else the client's.
+  const registered = u.redirectUris || client.redirectUris;
+  const redirectUri = params.redirect_uri || registered[0];
+  if (!registered.includes(redirectUri)) {
     // DefaultRedirectResolver: scheme, host, port and path must match.
     return h.send(res, 400, pages.message('OAuth Error',
       `error="invalid_grant", error_description="Invalid redirect: ${redirectUri} ` +

@@ -135,3 +135,16 @@ test('access_ttl applies to uaa tokens too', async () => {
   const pw = await tokenReq({ grant_type: 'password', username: 'admin', password: 'district' });
   assert.equal(pw.json.expires_in, 119);
 });
+
+test('uaa_redirect_uri: the clients are registered with another loopback port',
+  async () => {
+    const q = (redirect) => `/uaa/oauth/authorize?${new URLSearchParams({
+      response_type: 'code', client_id: BASIC[0], redirect_uri: redirect })}`;
+    await emu.ctl('POST', '/oauth2', { uaa_redirect_uri: 'http://127.0.0.1:9999/callback' });
+    const other = await emu.request(q('http://127.0.0.1:9999/callback'));
+    assert.equal(other.status, 302);
+    const old = await emu.request(q(CB));
+    assert.equal(old.status, 400);
+    assert.equal((await emu.ctl('POST', '/oauth2',
+      { uaa_redirect_uri: 'http://10.0.0.1:9999/callback' })).status, 400);
+  });
