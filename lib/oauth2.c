@@ -17,7 +17,11 @@
 #include "dhis2/oauth2.h"
 #include "dhis2/secret.h"
 
+/* Each connection to the loopback receiver: its request head's cap, and
+   how long it may take. LOOPBACK_CONNS are served at once. */
 #define LOOPBACK_MAX_REQUEST 8192
+#define LOOPBACK_CONN_TIMEOUT 10
+#define LOOPBACK_CONNS 8
 
 void dhis2_oauth2_endpoints_clear(struct dhis2_oauth2_endpoints *ep)
 {
@@ -358,6 +362,14 @@ struct dhis2_loopback {
   int fd;
 };
 
+/* One connection to the receiver: its request head so far. */
+struct lb_conn {
+  int fd; /* -1: a free slot */
+  double deadline;
+  size_t got;
+  char req[LOOPBACK_MAX_REQUEST + 1];
+};
+
 enum dhis2_err dhis2_loopback_open(unsigned port, unsigned *bound,
                                    struct dhis2_loopback **out)
 {
@@ -372,13 +384,15 @@ enum dhis2_err dhis2_loopback_open(unsigned port, unsigned *bound,
   lb = calloc(1, sizeof(*lb));
   if (lb == NULL)
     return DHIS2_ERR_NOMEM;
-  lb->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  /* Non-blocking: a connection that goes away between poll() and
+     accept() must not stall the receiver. */
+  lb->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   sa.sin_port = htons((unsigned short)port);
   sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   if (lb->fd < 0 ||
       setsockopt(lb->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
       bind(lb->fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
-      listen(lb->fd, 4) != 0 ||
+      listen(lb->fd, LOOPBACK_CONNS) != 0 ||
       getsockname(lb->fd, (struct sockaddr *)&sa, &salen) != 0) {
     int saved = errno;
 
@@ -408,112 +422,222 @@ static double now_s(void)
   return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* Waits for fd to be readable until deadline; false on timeout. */
-static bool wait_readable(int fd, double deadline)
-{
-  for (;;) {
-    double left = deadline - now_s();
-    struct pollfd p = {.fd = fd, .events = POLLIN};
-    int n;
-
-    if (left <= 0)
-      return false;
-    n = poll(&p, 1, (int)(left * 1000) + 1);
-    if (n > 0)
-      return true;
-    if (n < 0 && errno != EINTR)
-      return false;
-  }
-}
-
+/* Answers a small page in one send; never raises SIGPIPE. */
 static void respond(int fd, const char *status, const char *text)
 {
-  char page[1024];
-  char head[256];
-  int n = snprintf(page, sizeof(page),
+  char page[768];
+  char buf[1280];
+  int p = snprintf(page, sizeof(page),
                    "<!doctype html><meta charset=utf-8><title>dhis2-auth"
                    "</title><p>%s</p>\n",
                    text);
-  int h = snprintf(head, sizeof(head),
+  int n = snprintf(buf, sizeof(buf),
                    "HTTP/1.1 %s\r\nContent-Type: text/html; charset=utf-8"
                    "\r\nContent-Length: %d\r\nConnection: close\r\n"
-                   "Cache-Control: no-store\r\n\r\n",
-                   status, n);
+                   "Cache-Control: no-store\r\n\r\n%s",
+                   status, p, page);
 
-  if (write(fd, head, (size_t)h) < 0 || write(fd, page, (size_t)n) < 0)
-    return; /* the browser went away: nothing to tell it */
+  if (p > 0 && (size_t)p < sizeof(page) && n > 0 && (size_t)n < sizeof(buf) &&
+      send(fd, buf, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
+    return; /* the client went away: nothing to tell it */
+}
+
+/* Closes c (answering status first, when not NULL) and wipes what it
+   read: a request head may hold a code. */
+static void conn_close(struct lb_conn *c, const char *status, const char *text)
+{
+  if (c->fd < 0)
+    return;
+  if (status != NULL)
+    respond(c->fd, status, text);
+  close(c->fd);
+  c->fd = -1;
+  dhis2_secret_wipe(c->req, c->got);
+  c->got = 0;
+}
+
+/* True when query carries state= equal, in constant time, to expect. */
+static bool state_is(const char *query, const char *expect)
+{
+  char *state = dhis2_oauth2_query_get(query, "state");
+  bool same = state != NULL && dhis2_oauth2_equal_ct(state, expect);
+
+  free(state);
+  return same;
+}
+
+/*
+ * Judges the complete request head in c. A redirect with this login's
+ * state ends the wait: returns true with *rc (and *code on DHIS2_OK).
+ * Anything else is answered, closed and counted in *refused; false.
+ */
+static bool conn_judge(struct lb_conn *c, const char *expect_state,
+                       char **code, enum dhis2_err *rc, char *why,
+                       size_t whylen, unsigned *refused)
+{
+  char *query = c->req + 14;
+
+  (*refused)++;
+  if (strncmp(c->req, "GET /callback?", 14) != 0) {
+    if (strncmp(c->req, "GET /", 5) == 0)
+      conn_close(c, "404 Not Found", "Not the sign-in redirect.");
+    else
+      conn_close(c, "400 Bad Request", "Not the sign-in redirect.");
+    return false;
+  }
+  query[strcspn(query, " \r\n")] = '\0';
+  if (!state_is(query, expect_state)) {
+    conn_close(c, "400 Bad Request",
+               "This is not the redirect of the sign-in that dhis2-auth "
+               "is waiting for (a stale or forged one).");
+    return false;
+  }
+  (*refused)--;
+  *rc = take_code(query, expect_state, code, why, whylen);
+  if (*rc == DHIS2_OK)
+    conn_close(c, "200 OK",
+               "Signed in to DHIS2. You can close this tab and return to "
+               "the terminal.");
+  else
+    conn_close(c, "400 Bad Request",
+               "Sign-in failed; see the terminal for why.");
+  return true;
+}
+
+/* Reads what c has; true when its request head is complete. A client
+   that closes, errs or sends too much is answered and dropped. */
+static bool conn_read(struct lb_conn *c, unsigned *refused)
+{
+  for (;;) {
+    ssize_t n;
+
+    if (memmem(c->req, c->got, "\r\n\r\n", 4) != NULL) {
+      c->req[c->got] = '\0';
+      return true;
+    }
+    if (c->got == LOOPBACK_MAX_REQUEST) {
+      (*refused)++;
+      conn_close(c, "431 Request Header Fields Too Large", "Too large.");
+      return false;
+    }
+    n = read(c->fd, c->req + c->got, LOOPBACK_MAX_REQUEST - c->got);
+    if (n > 0) {
+      c->got += (size_t)n;
+      continue;
+    }
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+      return false; /* more later */
+    (*refused)++;
+    conn_close(c, NULL, NULL);
+    return false;
+  }
+}
+
+/* Takes a new connection into a free slot, or into the oldest one's:
+   connections that send nothing cannot crowd the browser out. */
+static enum dhis2_err conn_accept(int lfd, struct lb_conn *conns, double now,
+                                  unsigned *refused)
+{
+  struct lb_conn *slot = &conns[0];
+  int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+
+  if (fd < 0)
+    return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ||
+                   errno == ECONNABORTED
+               ? DHIS2_OK
+               : DHIS2_ERR_IO;
+  for (size_t i = 0; i < LOOPBACK_CONNS; i++) {
+    if (conns[i].fd < 0) {
+      slot = &conns[i];
+      break;
+    }
+    if (conns[i].deadline < slot->deadline)
+      slot = &conns[i];
+  }
+  if (slot->fd >= 0) {
+    (*refused)++;
+    conn_close(slot, slot->got > 0 ? "408 Request Timeout" : NULL,
+               "Too slow.");
+  }
+  slot->fd = fd;
+  slot->got = 0;
+  slot->deadline = now + LOOPBACK_CONN_TIMEOUT;
+  return DHIS2_OK;
 }
 
 enum dhis2_err dhis2_loopback_wait(struct dhis2_loopback *lb,
                                    const char *expect_state, int timeout,
                                    char **code, char *why, size_t whylen)
 {
-  enum dhis2_err rc = DHIS2_ERR_TIMEOUT;
+  enum dhis2_err rc = DHIS2_ERR_NOMEM;
   double deadline = now_s() + timeout;
-  char req[LOOPBACK_MAX_REQUEST + 1];
-  size_t got = 0;
-  char *end;
-  int fd = -1;
+  struct lb_conn *conns = calloc(LOOPBACK_CONNS, sizeof(*conns));
+  unsigned refused = 0;
+  bool done = false;
 
   *code = NULL;
   if (whylen > 0)
     why[0] = '\0';
-  if (!wait_readable(lb->fd, deadline)) {
-    snprintf(why, whylen, "no browser came back within %d s", timeout);
+  if (conns == NULL)
     goto out;
-  }
-  fd = accept4(lb->fd, NULL, NULL, SOCK_CLOEXEC);
-  if (fd < 0) {
-    rc = DHIS2_ERR_IO;
+  for (size_t i = 0; i < LOOPBACK_CONNS; i++)
+    conns[i].fd = -1;
+  rc = DHIS2_ERR_IO;
+  if (lb->fd < 0)
     goto out;
-  }
-  /* The head only, under a cap and the same deadline. */
-  while ((end = memmem(req, got, "\r\n\r\n", 4)) == NULL) {
-    ssize_t n;
+  while (!done) {
+    struct pollfd p[LOOPBACK_CONNS + 1];
+    double now = now_s();
+    double wake = deadline;
+    int n;
 
-    if (got == LOOPBACK_MAX_REQUEST) {
-      rc = DHIS2_ERR_MALFORMED;
-      snprintf(why, whylen,
-               "the request to the loopback port is too "
-               "large");
-      respond(fd, "431 Request Header Fields Too Large", "Too large.");
+    if (now >= deadline) {
+      rc = DHIS2_ERR_TIMEOUT;
+      snprintf(why, whylen, "no browser came back within %d s", timeout);
+      if (refused > 0)
+        snprintf(why + strlen(why), whylen - strlen(why),
+                 " (%u other request%s to the port %s refused: a stale "
+                 "tab or another program)",
+                 refused, refused == 1 ? "" : "s",
+                 refused == 1 ? "was" : "were");
       goto out;
     }
-    if (!wait_readable(fd, deadline)) {
-      snprintf(why, whylen, "the browser did not finish its request");
-      goto out;
+    p[0] = (struct pollfd){.fd = lb->fd, .events = POLLIN};
+    for (size_t i = 0; i < LOOPBACK_CONNS; i++) {
+      struct lb_conn *c = &conns[i];
+
+      if (c->fd >= 0 && c->deadline <= now) {
+        refused++;
+        conn_close(c, c->got > 0 ? "408 Request Timeout" : NULL, "Too slow.");
+      }
+      if (c->fd >= 0 && c->deadline < wake)
+        wake = c->deadline;
+      p[i + 1] = (struct pollfd){.fd = c->fd, .events = POLLIN};
     }
-    n = read(fd, req + got, LOOPBACK_MAX_REQUEST - got);
-    if (n <= 0) {
-      rc = DHIS2_ERR_MALFORMED;
-      snprintf(why, whylen, "the browser closed the connection");
-      goto out;
+    n = poll(p, LOOPBACK_CONNS + 1, (int)((wake - now) * 1000) + 1);
+    if (n < 0 && errno != EINTR)
+      goto out; /* DHIS2_ERR_IO */
+    if (n <= 0)
+      continue;
+    for (size_t i = 0; i < LOOPBACK_CONNS && !done; i++) {
+      struct lb_conn *c = &conns[i];
+
+      if (c->fd >= 0 && p[i + 1].revents != 0 && conn_read(c, &refused))
+        done = conn_judge(c, expect_state, code, &rc, why, whylen, &refused);
     }
-    got += (size_t)n;
+    if (!done && (p[0].revents & POLLIN) != 0 &&
+        conn_accept(lb->fd, conns, now_s(), &refused) != DHIS2_OK)
+      goto out; /* DHIS2_ERR_IO */
   }
-  *end = '\0';
-  rc = DHIS2_ERR_MALFORMED;
-  if (strncmp(req, "GET /callback?", 14) != 0) {
-    snprintf(why, whylen,
-             "an unexpected request came to the loopback "
-             "port");
-    respond(fd, "404 Not Found", "Not the sign-in redirect.");
-    goto out;
-  }
-  req[14 + strcspn(req + 14, " \r\n")] = '\0';
-  rc = take_code(req + 14, expect_state, code, why, whylen);
-  if (rc == DHIS2_OK)
-    respond(fd, "200 OK",
-            "Signed in to DHIS2. You can close this tab and return to "
-            "the terminal.");
-  else
-    respond(fd, "400 Bad Request",
-            "Sign-in failed; see the terminal for why.");
 out:
-  dhis2_secret_wipe(req, sizeof(req));
-  if (fd >= 0)
-    close(fd);
-  /* One request only: nothing else is ever accepted on this port. */
+  if (conns != NULL) {
+    for (size_t i = 0; i < LOOPBACK_CONNS; i++)
+      conn_close(&conns[i], NULL, NULL);
+    dhis2_secret_free_n(conns, LOOPBACK_CONNS * sizeof(*conns));
+  }
+  /* The wait is over: nothing else is ever accepted on this port. */
   if (lb->fd >= 0) {
     close(lb->fd);
     lb->fd = -1;

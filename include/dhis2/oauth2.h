@@ -82,15 +82,19 @@ enum dhis2_err dhis2_loopback_open(unsigned port, unsigned *bound,
                                    struct dhis2_loopback **out);
 
 /*
- * Accepts one request within timeout seconds: reads at most 8 KiB of the
- * request head, answers a small HTML page telling the user to return to
- * the terminal, and closes. The request must be "GET /callback?..." with
- * state equal (constant time) to expect_state. Sets *code (NULL on entry,
- * a secret the caller frees with dhis2_secret_free()) on DHIS2_OK.
- * Returns DHIS2_ERR_TIMEOUT, DHIS2_ERR_REJECTED (wrong or missing state, an
- * error= redirect: its text goes into why), DHIS2_ERR_MALFORMED (not such
- * a request, or too large). Later requests are never accepted: the socket
- * is closed on return.
+ * Serves the port for at most timeout seconds, until a request
+ * "GET /callback?..." carries a state equal (constant time) to
+ * expect_state. That one is answered with a small HTML page telling the
+ * user to return to the terminal, and ends the wait: DHIS2_OK with *code
+ * (NULL on entry, a secret the caller frees with dhis2_secret_free()),
+ * DHIS2_ERR_REJECTED for an error= redirect (its text goes into why),
+ * DHIS2_ERR_MALFORMED when it has no code. Any other request (another
+ * path or method, a wrong or missing state, junk, a head over 8 KiB, a
+ * client silent for 10 s) is answered with a 4xx page, closed and
+ * ignored; up to 8 connections are read at once, the oldest dropped for
+ * a new one, so none can hold the port. DHIS2_ERR_TIMEOUT (why counts
+ * the requests refused), DHIS2_ERR_IO, DHIS2_ERR_NOMEM. Later requests
+ * are never accepted: the socket is closed on return.
  */
 enum dhis2_err dhis2_loopback_wait(struct dhis2_loopback *lb,
                                    const char *expect_state, int timeout,
