@@ -82,7 +82,10 @@ int cmd_status(struct run *r)
     printf("Not signed in (profile %s). Run: dhis2-auth login\n",
            r->cfg->profile);
   } else {
-    printf("Signed in to %s as %s (profile %s)\n", rec->url, rec->username,
+    /* The record is only the user's word (the file is theirs): shown
+       through the same filter as any text from outside. */
+    printf("Signed in to %s as %s (profile %s)\n",
+           dhis2_log_untrusted(rec->url), dhis2_log_untrusted(rec->username),
            r->cfg->profile);
     printf("Token kept in the %s: %s\n", backend_name(w.backend),
            location_text(&w));

@@ -27,6 +27,7 @@
 
 #include "dhis2/json.h"
 #include "dhis2/jwt.h"
+#include "dhis2/log.h"
 #include "dhis2/secret.h"
 
 #define RSA_MIN_BITS 2048
@@ -76,20 +77,6 @@ static void say(char *why, size_t whylen, const char *fmt, ...)
   va_start(ap, fmt);
   vsnprintf(why, whylen, fmt, ap);
   va_end(ap);
-}
-
-/* s when it is short printable ASCII, else a placeholder: header values
-   and claims come from the sender, and why may end up in a log. */
-static const char *shown(const char *s)
-{
-  size_t n = 0;
-
-  if (s == NULL)
-    return "(none)";
-  for (; s[n] != '\0'; n++)
-    if (n >= 128 || s[n] < 0x20 || s[n] > 0x7e)
-      return "(unprintable)";
-  return s;
 }
 
 /* --- base64url ---------------------------------------------------------- */
@@ -728,20 +715,20 @@ enum dhis2_err dhis2_jwt_check_claims(const struct dhis2_jwt_claims *c,
     return DHIS2_ERR_INVAL;
   now = e->now != 0 ? e->now : time(NULL);
   if (c->iss == NULL || strcmp(c->iss, e->iss) != 0) {
-    say(why, whylen, "the token's issuer is %s, not %s", shown(c->iss),
-        shown(e->iss));
+    say(why, whylen, "the token's issuer is %s, not %s",
+        dhis2_log_untrusted(c->iss), dhis2_log_untrusted(e->iss));
     return DHIS2_ERR_BAD_TOKEN;
   }
   for (size_t i = 0; i < c->n_aud; i++)
     aud_ok = aud_ok || strcmp(c->aud[i], e->aud) == 0;
   if (!aud_ok) {
     say(why, whylen, "the token's audience does not include %s",
-        shown(e->aud));
+        dhis2_log_untrusted(e->aud));
     return DHIS2_ERR_BAD_TOKEN;
   }
   if (c->azp != NULL && strcmp(c->azp, e->aud) != 0) {
-    say(why, whylen, "the token was issued to %s, not %s", shown(c->azp),
-        shown(e->aud));
+    say(why, whylen, "the token was issued to %s, not %s",
+        dhis2_log_untrusted(c->azp), dhis2_log_untrusted(e->aud));
     return DHIS2_ERR_BAD_TOKEN;
   }
   if (e->nonce != NULL &&
@@ -841,7 +828,8 @@ static enum dhis2_err read_header(const struct jws_parts *p,
   } else if (strcmp(alg, "ES256") == 0) {
     *type = JWK_EC;
   } else {
-    say(why, whylen, "the token's alg %s is not accepted", shown(alg));
+    say(why, whylen, "the token's alg %s is not accepted",
+        dhis2_log_untrusted(alg));
     goto out;
   }
   /* RFC 7515 4.1.11: extensions we do not know must not be ignored. */
@@ -894,12 +882,13 @@ static enum dhis2_err pick_key(const struct dhis2_jwks *ks, enum jwk_type type,
     return DHIS2_ERR_UNKNOWN_KEY;
   }
   if (!named) {
-    say(why, whylen, "the token's key %s is not in the JWKS", shown(kid));
+    say(why, whylen, "the token's key %s is not in the JWKS",
+        dhis2_log_untrusted(kid));
     return DHIS2_ERR_UNKNOWN_KEY;
   }
   if (kid != NULL)
     say(why, whylen, "the token's alg %s does not fit key %s", alg,
-        shown(kid));
+        dhis2_log_untrusted(kid));
   else if (fits == 0)
     say(why, whylen, "the JWKS has no key for the token's alg %s", alg);
   else
@@ -1033,7 +1022,7 @@ enum dhis2_err dhis2_jwt_verify(const char *token, const struct dhis2_jwks *ks,
   rc = verify_signature(key, token, p.len[0] + 1 + p.len[1], sig, siglen);
   if (rc == DHIS2_ERR_BAD_TOKEN)
     say(why, whylen, "the token's signature does not verify with key %s",
-        shown(key->kid));
+        dhis2_log_untrusted(key->kid));
   if (rc != DHIS2_OK)
     goto out;
   rc = b64url_decode(p.seg[1], p.len[1], &payload, &plen);

@@ -32,3 +32,15 @@ void dhis2_log(const struct dhis2_log *lg, int prio, const char *fmt, ...)
   dhis2_vlog(lg, prio, fmt, ap);
   va_end(ap);
 }
+
+const char *dhis2_log_untrusted(const char *s)
+{
+  size_t n = 0;
+
+  if (s == NULL)
+    return "(none)";
+  for (; s[n] != '\0'; n++)
+    if (n >= 128 || s[n] < 0x20 || s[n] > 0x7e)
+      return "(unprintable)";
+  return s;
+}

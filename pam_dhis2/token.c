@@ -329,14 +329,14 @@ enum dhis2_err token_check(struct module *m, const char *pam_user,
   /* What the record says is only a hint (the user can write it): these
      checks save a request, the server's or the signature's word decides. */
   if (!same_url(rec->url, m->cfg->url)) {
-    snprintf(why, whylen, "the stored token is for %s, not %s", rec->url,
-             m->cfg->url);
+    snprintf(why, whylen, "the stored token is for %s, not %s",
+             dhis2_log_untrusted(rec->url), m->cfg->url);
     rc = DHIS2_ERR_REJECTED;
     goto out;
   }
   if (strcmp(rec->username, dhis2_name) != 0) {
     snprintf(why, whylen, "the stored token is DHIS2 user %s's, not %s's",
-             rec->username, dhis2_name);
+             dhis2_log_untrusted(rec->username), dhis2_name);
     rc = DHIS2_ERR_IDENTITY;
     goto out;
   }

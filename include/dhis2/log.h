@@ -32,6 +32,16 @@ void dhis2_log(const struct dhis2_log *lg, int prio, const char *fmt, ...)
 void dhis2_vlog(const struct dhis2_log *lg, int prio, const char *fmt,
                 va_list ap) __attribute__((format(printf, 3, 0)));
 
+/*
+ * s as a log line or a message may show it when it comes from outside: a
+ * server's document, a token's claims, a record the user can write. s
+ * itself when it is printable ASCII of at most 128 bytes, else
+ * "(unprintable)"; "(none)" for NULL. Returns s or a constant, never a
+ * copy, so no control character, newline or escape sequence of a sender
+ * reaches a log or a terminal.
+ */
+const char *dhis2_log_untrusted(const char *s);
+
 #define dhis2_debug(lg, ...) dhis2_log((lg), LOG_DEBUG, __VA_ARGS__)
 
 #endif /* DHIS2_LOG_H */
