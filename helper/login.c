@@ -71,6 +71,30 @@ static int fail(enum dhis2_err err, const char *what, const char *why)
   return exit_code_of(err);
 }
 
+/*
+ * The authorization URL for l, or NULL with the reason said. Checked
+ * again here, where it is handed to xdg-open or shown to be opened:
+ * discovery already refused an endpoint a browser must not be sent to.
+ */
+static char *sign_in_url(struct run *r, struct login *l)
+{
+  char *url = dhis2_oauth2_authorize_url(&l->ep, r->cfg, l->redirect_uri,
+                                         l->state, l->nonce, l->verifier);
+
+  if (url == NULL) {
+    say_error("login: client_id is not configured");
+    return NULL;
+  }
+  if (!dhis2_oauth2_browser_url_ok(r->cfg, url)) {
+    say_error("login: the server's authorization_endpoint %s is not an "
+              "https URL: refused",
+              dhis2_log_untrusted(l->ep.authorization));
+    free(url);
+    return NULL;
+  }
+  return url;
+}
+
 /* The loopback flow: with a browser, or with the URL printed. */
 static int flow_loopback(struct run *r, struct login *l, bool browser)
 {
@@ -90,10 +114,9 @@ static int flow_loopback(struct run *r, struct login *l, bool browser)
   }
   snprintf(l->redirect_uri, sizeof(l->redirect_uri),
            "http://127.0.0.1:%u/callback", port);
-  url = dhis2_oauth2_authorize_url(&l->ep, r->cfg, l->redirect_uri, l->state,
-                                   l->nonce, l->verifier);
+  url = sign_in_url(r, l);
   if (url == NULL) {
-    ex = fail(DHIS2_ERR_CONFIG, "login", "client_id is not configured");
+    ex = EXIT_USAGE;
     goto out;
   }
   if (browser && open_browser(url)) {
@@ -134,10 +157,9 @@ static int flow_paste(struct run *r, struct login *l)
 
   snprintf(l->redirect_uri, sizeof(l->redirect_uri),
            "http://127.0.0.1:%u/callback", r->cfg->redirect_port);
-  url = dhis2_oauth2_authorize_url(&l->ep, r->cfg, l->redirect_uri, l->state,
-                                   l->nonce, l->verifier);
+  url = sign_in_url(r, l);
   if (url == NULL)
-    return fail(DHIS2_ERR_CONFIG, "login", "client_id is not configured");
+    return EXIT_USAGE;
   fprintf(stderr,
           "Open this address in a browser on any machine and sign in:\n"
           "\n  %s\n\nThe browser then fails to load a page on 127.0.0.1; "

@@ -13,7 +13,10 @@
 #include <json-c/json.h>
 #include <openssl/evp.h>
 
+#include "dhis2/ascii.h"
+#include "dhis2/http.h"
 #include "dhis2/json.h"
+#include "dhis2/log.h"
 #include "dhis2/oauth2.h"
 #include "dhis2/secret.h"
 
@@ -157,6 +160,13 @@ enum dhis2_err dhis2_oauth2_discover(struct dhis2_client *c,
              url);
     goto out;
   }
+  if (!dhis2_oauth2_browser_url_ok(cfg, ep->authorization)) {
+    snprintf(why, whylen,
+             "%s names authorization_endpoint %s: the browser goes only "
+             "to an https URL (http only to loopback with allow_http)",
+             url, dhis2_log_untrusted(ep->authorization));
+    goto out;
+  }
   /* The issuer baked into tokens comes from server.base.url: a mismatch
      makes every token fail verification later, so say it now. */
   if (dhis2 && strcmp(ep->issuer, cfg->url) != 0) {
@@ -174,6 +184,18 @@ out:
   dhis2_http_resp_clear(&resp);
   free(url);
   return rc;
+}
+
+bool dhis2_oauth2_browser_url_ok(const struct dhis2_config *cfg,
+                                 const char *url)
+{
+  /* The scheme first, literally: xdg-open and browsers read an argument
+     that starts with '-' as an option, and Debian's xdg-open has no
+     "--" to end them. */
+  return url != NULL &&
+         (dhis2_ascii_ncasecmp(url, "https://", 8) == 0 ||
+          dhis2_ascii_ncasecmp(url, "http://", 7) == 0) &&
+         dhis2_http_check_url(url, cfg->allow_http) == DHIS2_OK;
 }
 
 enum dhis2_err dhis2_oauth2_random(char *buf, size_t len)

@@ -34,12 +34,23 @@ void dhis2_oauth2_endpoints_clear(struct dhis2_oauth2_endpoints *ep);
  * url/uaa/oauth/authorize and url/uaa/oauth/token (no discovery). One
  * request at most. On DHIS2_ERR_CONFIG (discovery missing or incomplete)
  * writes into why a sentence that says what to change on the server, e.g.
- * which dhis.conf key is missing. Fills *ep (zeroed on entry).
+ * which dhis.conf key is missing, or that the authorization_endpoint is
+ * not one dhis2_oauth2_browser_url_ok() lets a browser be sent to. Fills
+ * *ep (zeroed on entry).
  */
 enum dhis2_err dhis2_oauth2_discover(struct dhis2_client *c,
                                      const struct dhis2_config *cfg,
                                      struct dhis2_oauth2_endpoints *ep,
                                      char *why, size_t whylen);
+
+/*
+ * True when url may be handed to a browser (or xdg-open): it starts with
+ * "https://", or "http://" to a loopback host with cfg->allow_http, and
+ * passes dhis2_http_check_url(). Such a URL can never be read as an
+ * option.
+ */
+bool dhis2_oauth2_browser_url_ok(const struct dhis2_config *cfg,
+                                 const char *url);
 
 /*
  * Fills buf (len bytes, len > 0) with a random URL-safe string of len - 1

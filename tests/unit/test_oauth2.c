@@ -549,6 +549,28 @@ Test(authorize, url_carries_pkce_state_nonce_and_encoded_redirect)
   free(url);
 }
 
+/* Where a browser may be sent: what discovery and dhis2-auth check
+   before xdg-open. Nothing that starts otherwise than with the scheme:
+   xdg-open would read a leading '-' as an option. */
+Test(authorize, only_https_or_loopback_http_goes_to_the_browser)
+{
+  struct dhis2_config strict = {0};
+  struct dhis2_config lax = {.allow_http = true};
+
+  cr_assert(dhis2_oauth2_browser_url_ok(&strict, "https://h/dhis/a?x=1"));
+  cr_assert(dhis2_oauth2_browser_url_ok(&strict, "HTTPS://h/a"));
+  cr_assert(dhis2_oauth2_browser_url_ok(&lax, "http://127.0.0.1:8080/a"));
+  cr_assert_not(dhis2_oauth2_browser_url_ok(&strict, "http://127.0.0.1/a"));
+  cr_assert_not(dhis2_oauth2_browser_url_ok(&lax, "http://h/a"));
+  cr_assert_not(dhis2_oauth2_browser_url_ok(&lax, "--manual"));
+  cr_assert_not(dhis2_oauth2_browser_url_ok(&lax, "-https://h/a"));
+  cr_assert_not(dhis2_oauth2_browser_url_ok(&lax, " https://h/a"));
+  cr_assert_not(dhis2_oauth2_browser_url_ok(&lax, "file:///etc/passwd"));
+  cr_assert_not(dhis2_oauth2_browser_url_ok(&lax, "javascript:alert(1)"));
+  cr_assert_not(dhis2_oauth2_browser_url_ok(&lax, "https://u:p@h/a"));
+  cr_assert_not(dhis2_oauth2_browser_url_ok(&lax, NULL));
+}
+
 Test(authorize, no_client_id_gives_no_url)
 {
   struct dhis2_oauth2_endpoints ep = {.authorization = "https://h/a"};

@@ -75,6 +75,8 @@ const DEFAULTS = {
   device_slow_down: 0, // the next N device polls answer slow_down, however timed
   idp_mapping_claim: 'email',
   idp_audiences: ['dhis2', 'dhis2-auth'],
+  // A hostile or broken server: discovery names this authorization_endpoint.
+  authorization_endpoint: null,
   // The redirect URI the legacy (uaa) clients are registered with.
   uaa_redirect_uri: uaa.REDIRECT,
 };
@@ -362,6 +364,9 @@ class OAuth2 {
       capture(res, jsonTransform((j, status) => {
         if (status !== 200) return null;
         if (!s.jwks) delete j.jwks_uri;
+        if (s.authorization_endpoint != null) {
+          j.authorization_endpoint = s.authorization_endpoint;
+        }
         return j;
       }));
       return this.pass('main', req, res, body);
@@ -1021,6 +1026,9 @@ class OAuth2 {
           break;
         case 'username_claim':
           if (!['always', 'scope'].includes(v)) return 'username_claim: always or scope';
+          break;
+        case 'authorization_endpoint':
+          if (v !== null && typeof v !== 'string') return 'authorization_endpoint: null or a string';
           break;
         case 'uaa_redirect_uri':
           if (typeof v !== 'string' || !/^http:\/\/127\.0\.0\.1:\d+\/callback$/.test(v)) {

@@ -81,6 +81,11 @@ test('switches: no server, no discovery, no jwks', async () => {
   for (const p of ['/.well-known/openid-configuration', '/oauth2/authorize', '/oauth2/token']) {
     assert.equal((await emu.request(p)).status, 404, p);
   }
+  await emu.reset();
+  await emu.ctl('POST', '/oauth2', { authorization_endpoint: 'http://127.0.0.1:1/a' });
+  const hostile = await emu.request('/.well-known/openid-configuration');
+  assert.equal(hostile.json.authorization_endpoint, 'http://127.0.0.1:1/a');
+  assert.equal((await emu.ctl('POST', '/oauth2', { authorization_endpoint: 1 })).status, 400);
   assert.equal((await emu.ctl('POST', '/oauth2', { bogus: 1 })).status, 400);
   assert.equal((await emu.ctl('POST', '/oauth2', { bad_token: 'nope' })).status, 400);
 });
