@@ -805,7 +805,8 @@ static long long_member(struct json_object *obj, const char *name, long def)
 }
 
 /* POSTs form to endpoint with the client's authentication; on a 2xx the
-   parsed JSON object is handed over in *root. */
+   parsed JSON object is handed over in *root, to be released with
+   dhis2_json_put_secret(). */
 static enum dhis2_err post_form(struct dhis2_client *c,
                                 const struct dhis2_config *cfg,
                                 const char *endpoint, bool post,
@@ -864,7 +865,8 @@ static enum dhis2_err post_form(struct dhis2_client *c,
     rc = DHIS2_ERR_REDIRECT;
     goto out;
   }
-  rc = dhis2_json_parse_object(resp.body, resp.body_len, &obj);
+  /* Token replies: json-c's own copies of the tokens are wiped too. */
+  rc = dhis2_json_parse_secret_object(resp.body, resp.body_len, &obj);
   if (rc == DHIS2_ERR_NOMEM)
     goto out;
   if (resp.status < 200 || resp.status >= 300) {
@@ -885,7 +887,7 @@ static enum dhis2_err post_form(struct dhis2_client *c,
   obj = NULL; /* transferred */
   rc = DHIS2_OK;
 out:
-  json_object_put(obj);
+  dhis2_json_put_secret(obj);
   dhis2_http_resp_clear(&resp);
   dhis2_secret_free(hdr);
   dhis2_secret_free(body);
@@ -929,7 +931,7 @@ enum dhis2_err dhis2_oauth2_parse_tokens(const char *body, size_t len,
   memset(out, 0, sizeof(*out));
   if (whylen > 0)
     why[0] = '\0';
-  rc = dhis2_json_parse_object(body, len, &root);
+  rc = dhis2_json_parse_secret_object(body, len, &root);
   if (rc == DHIS2_ERR_NOMEM)
     return rc;
   if (root == NULL) {
@@ -937,7 +939,7 @@ enum dhis2_err dhis2_oauth2_parse_tokens(const char *body, size_t len,
     return DHIS2_ERR_MALFORMED;
   }
   rc = tokens_of(root, out, why, whylen);
-  json_object_put(root);
+  dhis2_json_put_secret(root);
   return rc;
 }
 
@@ -962,7 +964,7 @@ enum dhis2_err dhis2_oauth2_token(struct dhis2_client *c,
   if (rc != DHIS2_OK)
     return rc;
   rc = tokens_of(root, out, why, whylen);
-  json_object_put(root);
+  dhis2_json_put_secret(root);
   return rc;
 }
 
@@ -1032,7 +1034,7 @@ enum dhis2_err dhis2_oauth2_revoke(struct dhis2_client *c,
   /* RFC 7009: 200 with an empty body is the answer; not JSON is fine. */
   if (rc == DHIS2_ERR_MALFORMED)
     rc = DHIS2_OK;
-  json_object_put(root);
+  dhis2_json_put_secret(root);
   dhis2_secret_free(form);
   return rc;
 }
@@ -1067,7 +1069,7 @@ dhis2_oauth2_device_start(struct dhis2_client *c,
   out->verification_uri_complete = member(root, "verification_uri_complete");
   out->expires_in = long_member(root, "expires_in", 0);
   out->interval = long_member(root, "interval", 5);
-  json_object_put(root);
+  dhis2_json_put_secret(root);
   if (out->device_code == NULL || out->user_code == NULL ||
       out->verification_uri == NULL || out->expires_in <= 0) {
     dhis2_device_clear(out);

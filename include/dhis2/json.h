@@ -2,6 +2,7 @@
 #ifndef DHIS2_JSON_H
 #define DHIS2_JSON_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <json-c/json.h>
@@ -17,5 +18,21 @@
  */
 enum dhis2_err dhis2_json_parse_object(const char *buf, size_t len,
                                        struct json_object **out);
+
+/*
+ * As dhis2_json_parse_object(), for bodies that carry secrets (token
+ * endpoint replies). json-c copies every string it parses twice, into its
+ * tokener's buffer and into the string object, and frees both unwiped.
+ * Here the tokener's buffer is sized to the input first (no realloc()
+ * leaves a partial copy behind) and wiped before it is freed; the caller
+ * releases *out with dhis2_json_put_secret(), never json_object_put().
+ * The input is not touched: the caller wipes it.
+ */
+enum dhis2_err dhis2_json_parse_secret_object(const char *buf, size_t len,
+                                              struct json_object **out);
+
+/* Wipes every string value in obj, at any depth, then puts obj (the
+   caller's reference). NULL ok. */
+void dhis2_json_put_secret(struct json_object *obj);
 
 #endif /* DHIS2_JSON_H */

@@ -1,6 +1,7 @@
 /* OAuth2 building blocks: PKCE, state, URL coding, the loopback receiver,
    pasted redirects, and discovery's preflight messages. */
 #include <arpa/inet.h>
+#include <malloc.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
@@ -644,6 +645,82 @@ Test(tokens, a_reply_without_access_token_or_not_json_is_malformed)
   cr_assert_eq(t.refresh_expires_in, 0);
   cr_assert_eq(parse("access_token=A", &t), DHIS2_ERR_MALFORMED);
   cr_assert_eq(parse("[{\"access_token\":\"A\"}]", &t), DHIS2_ERR_MALFORMED);
+}
+
+/*
+ * json-c's copies of the tokens. While watch is set, every block freed
+ * (or moved by realloc, which here always moves) is searched for it: a
+ * token that json-c copied and freed unwiped is found there. glibc's
+ * __libc_* entry points do the real work; not under a sanitizer, which
+ * owns malloc itself. Exported: -fvisibility=hidden would keep json-c
+ * calling libc's own.
+ */
+#ifndef __SANITIZE_ADDRESS__
+#define WATCH_FREES 1
+void __libc_free(void *p);
+void *__libc_malloc(size_t n);
+void *__libc_realloc(void *p, size_t n);
+
+static const char *watch;
+static int watch_hits;
+
+static void watch_block(void *p)
+{
+  if (watch != NULL && p != NULL &&
+      memmem(p, malloc_usable_size(p), watch, strlen(watch)) != NULL)
+    watch_hits++;
+}
+
+__attribute__((visibility("default"))) void free(void *p)
+{
+  watch_block(p);
+  __libc_free(p);
+}
+
+__attribute__((visibility("default"))) void *realloc(void *p, size_t n)
+{
+  size_t old;
+  void *q;
+
+  if (watch == NULL || p == NULL || n == 0) {
+    if (n == 0)
+      watch_block(p);
+    return __libc_realloc(p, n);
+  }
+  q = __libc_malloc(n);
+  if (q == NULL)
+    return NULL;
+  old = malloc_usable_size(p);
+  memcpy(q, p, old < n ? old : n);
+  free(p);
+  return q;
+}
+#endif
+
+/* The last string parsed (id_token) is also left in json-c's tokener
+   buffer: both copies are searched. */
+Test(tokens, json_c_copies_of_the_tokens_are_wiped)
+{
+  static const char reply[] =
+      "{\"access_token\":\"AT-4f1d-json-c-copy\",\"token_type\":\"Bearer\","
+      "\"scope\":\"ALL openid\",\"refresh_token\":\"RT-9a2b-json-c-copy\","
+      "\"expires_in\":300,\"id_token\":\"ID-77c0-json-c-copy\"}";
+  struct dhis2_tokens t;
+  char why[256];
+
+#ifndef WATCH_FREES
+  cr_skip_test("a sanitizer owns malloc");
+#else
+  watch = "-json-c-copy";
+  cr_assert_eq(
+      dhis2_oauth2_parse_tokens(reply, strlen(reply), &t, why, sizeof(why)),
+      DHIS2_OK, "%s", why);
+  cr_assert_str_eq(t.refresh_token, "RT-9a2b-json-c-copy");
+  dhis2_tokens_clear(&t);
+  watch = NULL;
+  cr_assert_eq(watch_hits, 0, "%d freed blocks still held a token",
+               watch_hits);
+#endif
 }
 
 Test(keep_for, a_refresh_token_of_known_life_sets_it)
