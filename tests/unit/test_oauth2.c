@@ -367,7 +367,7 @@ Test(loopback, a_silent_connection_does_not_block_the_redirect)
   t0 = tu_now();
   cr_assert_eq(dhis2_loopback_wait(lb, "S1", 10, &code, why, sizeof(why)),
                DHIS2_OK, "%s", why);
-  cr_assert_lt(tu_now() - t0, 2.0);
+  cr_assert_lt(tu_now() - t0, 5.0); /* not the 10 s of a stalled client */
   cr_assert_str_eq(code, "the-code");
   waitpid(pid, NULL, 0);
   close(silent);
@@ -384,7 +384,6 @@ Test(loopback, many_silent_connections_cannot_crowd_out_the_redirect)
   struct dhis2_loopback *lb = open_any(&port);
   char why[256];
   char *code = NULL;
-  double t0 = tu_now();
   pid_t pid = fork();
 
   cr_assert_neq(pid, -1);
@@ -392,17 +391,18 @@ Test(loopback, many_silent_connections_cannot_crowd_out_the_redirect)
     const char *raws[] = {
         "GET /callback?code=the-code&state=S1 HTTP/1.1\r\n\r\n", NULL};
 
-    alarm(10);
-    for (int i = 0; i < 40; i++)
+    alarm(30);
+    for (int i = 0; i < 24; i++)
       if (connect_to(port) < 0) /* held open until the child exits */
         _exit(2);
     pid = send_requests(port, raws, -1);
     waitpid(pid, NULL, 0);
     _exit(0);
   }
-  cr_assert_eq(dhis2_loopback_wait(lb, "S1", 10, &code, why, sizeof(why)),
+  /* No time bound but the wait's: a full accept queue makes the kernel
+     drop SYNs, and the clients' retries take their time under load. */
+  cr_assert_eq(dhis2_loopback_wait(lb, "S1", 30, &code, why, sizeof(why)),
                DHIS2_OK, "%s", why);
-  cr_assert_lt(tu_now() - t0, 3.0);
   cr_assert_str_eq(code, "the-code");
   waitpid(pid, NULL, 0);
   dhis2_secret_free(code);
