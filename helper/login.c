@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -382,7 +381,7 @@ int cmd_login(struct run *r)
     ex = resolve_user(r, &l, &username);
   /* DHIS2's own server puts the username in sub: both must agree. */
   if (ex == EXIT_OK && sub != NULL && r->cfg->oauth2 == DHIS2_OAUTH2_DHIS2 &&
-      strcasecmp(sub, username) != 0) {
+      strcmp(sub, username) != 0) {
     say_error("login: the id_token is for %s but DHIS2 says the token is "
               "%s's: refused",
               sub, username);
