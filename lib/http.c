@@ -353,17 +353,21 @@ static void log_request(const struct dhis2_log *lg, const char *method,
 }
 
 /*
- * Names what to trust, always: ca_file or else the bundle libcurl was
- * built with, and the directory it was built with (libcurl's own
- * defaults, made explicit). Nothing is left for OpenSSL to find through
- * SSL_CERT_FILE or SSL_CERT_DIR.
+ * Names what to trust, always: ca_file alone, or else the bundle and the
+ * directory libcurl was built with (its own defaults, made explicit).
+ * Nothing is left for OpenSSL to find through SSL_CERT_FILE or
+ * SSL_CERT_DIR.
  */
 static bool set_trust(CURL *curl, const char *ca_file)
 {
   const curl_version_info_data *v = curl_version_info(CURLVERSION_NOW);
-  const char *bundle = ca_file != NULL ? ca_file : v->cainfo;
 
-  return curl_easy_setopt(curl, CURLOPT_CAINFO, bundle) == CURLE_OK &&
+  /* ca_file is the whole trust, not more of it: a private CA's server is
+     not to be accepted on the strength of any public CA. */
+  if (ca_file != NULL)
+    return curl_easy_setopt(curl, CURLOPT_CAINFO, ca_file) == CURLE_OK &&
+           curl_easy_setopt(curl, CURLOPT_CAPATH, NULL) == CURLE_OK;
+  return curl_easy_setopt(curl, CURLOPT_CAINFO, v->cainfo) == CURLE_OK &&
          curl_easy_setopt(curl, CURLOPT_CAPATH, v->capath) == CURLE_OK;
 }
 
