@@ -13,12 +13,7 @@ const oauth2 = require('./oauth2');
 const faults = require('./faults');
 const csrf = require('./csrf');
 
-const VERSION_INFO = {
-  '2.37': '2.37.0',
-  '2.40': '2.40.0',
-  '2.41': '2.41.0',
-  '2.42': '2.42.0',
-};
+const VERSION_INFO = require('./state').RELEASES;
 
 const LOGOUT_PATH = '/dhis-web-commons-security/logout.action';
 

@@ -1,12 +1,31 @@
 // Everything the emulator remembers between requests; /reset puts it back.
 'use strict';
 
-const VERSIONS = ['2.37', '2.40', '2.41', '2.42'];
+// The release profiles: a line ("2.41": its first release) or an exact
+// release where a line changed inside ("2.37.10", "2.42.4", "2.42.5"), and
+// "master", newer than any tag. "2.42" is 2.42.0.
+const VERSIONS = ['2.37', '2.37.10', '2.40', '2.41', '2.42', '2.42.4',
+  '2.42.5', 'master'];
 
-// "2.41" -> 241 so versions compare as numbers.
+// The release each profile answers as (loginConfig's apiVersion and
+// /api/system/info); master is the next line's snapshot.
+const RELEASES = {
+  '2.37': '2.37.0',
+  '2.37.10': '2.37.10',
+  '2.40': '2.40.0',
+  '2.41': '2.41.0',
+  '2.42': '2.42.0',
+  '2.42.4': '2.42.4',
+  '2.42.5': '2.42.5',
+  master: '2.44-SNAPSHOT',
+};
+
+// "2.41" -> 24100, "2.42.5" -> 24205, "master" above every tag, so
+// versions compare as numbers: atLeast('2.42') holds for 2.42.5 and master.
 function vnum(v) {
-  const [maj, min] = String(v).split('.');
-  return Number(maj) * 100 + Number(min);
+  if (v === 'master') return 999999;
+  const [maj, min, patch] = String(v).split('.');
+  return Number(maj) * 10000 + Number(min) * 100 + Number(patch || 0);
 }
 
 class State {
@@ -48,4 +67,4 @@ class State {
   }
 }
 
-module.exports = { State, VERSIONS, vnum };
+module.exports = { State, VERSIONS, RELEASES, vnum };

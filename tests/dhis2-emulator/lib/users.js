@@ -122,13 +122,13 @@ function meDocument(fixture, user, version) {
     userRoles: roles,
   };
   if (user.accountExpiry != null) credentials.accountExpiry = user.accountExpiry;
-  if (v >= 242) {
+  if (v >= vnum('2.42')) {
     doc.username = user.username;
     doc.emailVerified = !!user.emailVerified;
     doc.userRoles = roles;
     doc.twoFactorType = user.twoFactorType;
     doc.patTokens = user.tokens.map((t) => ({ id: t.id }));
-  } else if (v >= 238) {
+  } else if (v >= vnum('2.38')) {
     doc.username = user.username;
     doc.userRoles = roles;
     doc.twoFA = twoFa;
