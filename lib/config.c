@@ -552,32 +552,24 @@ static enum dhis2_err set_list(struct dhis2_strlist *dst, const char *v,
 }
 
 /* A require_group / require_role list: an "id:" value must be a UID and a
-   "name:" value must name something, or the line could never match. */
+   "name:" value must name something, or the line could never match. (A
+   refused value fails the whole load, which frees what was set.) */
 static enum dhis2_err set_named_list(struct dhis2_strlist *dst, const char *v,
                                      const char **why)
 {
-  struct dhis2_strlist l = {NULL, 0};
-  enum dhis2_err rc;
+  enum dhis2_err rc = set_list(dst, v, why);
 
-  rc = split_list(v, &l, why);
-  if (rc != DHIS2_OK)
-    return rc;
-  for (size_t i = 0; i < l.n; i++) {
-    if (strncmp(l.v[i], "id:", 3) == 0 && !dhis2_uid_shaped(l.v[i] + 3)) {
+  for (size_t i = 0; rc == DHIS2_OK && i < dst->n; i++) {
+    if (strncmp(dst->v[i], "id:", 3) == 0 &&
+        !dhis2_uid_shaped(dst->v[i] + 3)) {
       *why = "id: needs a DHIS2 UID (11 letters and digits, a letter first)";
       rc = DHIS2_ERR_CONFIG;
-    } else if (strcmp(l.v[i], "name:") == 0) {
+    } else if (strcmp(dst->v[i], "name:") == 0) {
       *why = "name: needs a name";
       rc = DHIS2_ERR_CONFIG;
     }
   }
-  if (rc != DHIS2_OK) {
-    strlist_free(&l);
-    return rc;
-  }
-  strlist_free(dst);
-  *dst = l; /* transferred */
-  return DHIS2_OK;
+  return rc;
 }
 
 static enum dhis2_err set_methods(unsigned *dst, const char *v,
