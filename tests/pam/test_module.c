@@ -265,6 +265,9 @@ Test(pam, email_code_user_is_told_and_logs_in)
   char *code;
 
   pt_write_map(pt, "dave " TA_USER "\n");
+  /* login.security.email_2fa.enabled: off in a stock DHIS2. */
+  cr_assert_eq(emu_ctl(emu, "POST", "/settings", "{\"email_2fa\":true}", NULL),
+               200);
   pt_run(pt, TA_USER, first, &r);
   cr_assert_eq(r.auth, PAM_AUTH_ERR);
   cr_assert_not_null(strstr(r.messages, "e-mail"), "%s", r.messages);
