@@ -73,6 +73,8 @@ static void show_reason(struct module *m, enum dhis2_err err)
   case DHIS2_ERR_2FA_ENROL:
   case DHIS2_ERR_TOKEN_EXPIRED:
   case DHIS2_ERR_TOKEN_DENIED:
+  case DHIS2_ERR_TOKEN_CHECKSUM:
+  case DHIS2_ERR_TOKEN_OWNER:
     conv_error(m, "DHIS2: %s.", dhis2_strerror(err));
     break;
   default:

@@ -84,8 +84,9 @@ bool dhis2_identity_has_authority(const struct dhis2_identity *id,
  * The reply table: maps an HTTP status and DHIS2 WebMessage body (may be
  * NULL) from an /api request authenticated with a credential to an error:
  * 2xx -> DHIS2_OK; 3xx -> REDIRECT; 401/403 by message ("Account locked",
- * "Account disabled", the PAT messages, else REJECTED); 400 PAT malformed /
- * checksum -> TOKEN_MALFORMED; 404/405 -> UNSUPPORTED; other 4xx -> HTTP;
+ * "Account disabled", the PAT messages, else REJECTED); 400 PAT malformed
+ * -> TOKEN_MALFORMED, checksum -> TOKEN_CHECKSUM; 404/405 -> UNSUPPORTED;
+ * other 4xx -> HTTP;
  * 5xx -> SERVER.
  */
 enum dhis2_err dhis2_reply_to_err(long status, const char *body, size_t len);

@@ -279,13 +279,22 @@ Test(api_242, pat_for_another_method_is_denied)
   free(pat);
 }
 
-Test(api_242, pat_with_a_bad_checksum_is_malformed)
+Test(api_242, pat_with_a_bad_checksum_is_token_checksum)
 {
   char *pat = tu_fixture_pat("alice", 1);
 
   pat[strlen(pat) - 1] = pat[strlen(pat) - 1] == 'A' ? 'B' : 'A';
   cr_assert_eq(me_token(DHIS2_AUTH_APITOKEN, pat, NULL),
-               DHIS2_ERR_TOKEN_MALFORMED);
+               DHIS2_ERR_TOKEN_CHECKSUM);
+  free(pat);
+}
+
+Test(api_242, pat_issued_by_240_is_token_checksum)
+{
+  char *pat = tu_fixture_pat("bob", 1); /* plain CRC, as 2.37-2.40 made */
+
+  cr_assert_eq(me_token(DHIS2_AUTH_APITOKEN, pat, NULL),
+               DHIS2_ERR_TOKEN_CHECKSUM);
   free(pat);
 }
 
