@@ -588,6 +588,19 @@ static int account_with(const char *policy, const char *user,
   return rc;
 }
 
+Test(pam_2425, require_group_hidden_by_sharing_is_logged_as_not_visible)
+{
+  /* peggy is a member of HiddenAdmGp, but its sharing gives its members
+     no read access, and 2.42.5 leaves it out of /api/me. */
+  cr_assert_eq(
+      account_with("require_group=HiddenAdmGp", "peggy", "Peggy-pw-1"),
+      PAM_PERM_DENIED);
+  cr_assert_not_null(strstr(pt_logged(), "group not visible to the user"),
+                     "%s", pt_logged());
+  cr_assert_not_null(strstr(pt_logged(), "require_authority"), "%s",
+                     pt_logged());
+}
+
 Test(pam_2425, require_authority_of_a_hidden_role_still_holds)
 {
   cr_assert_eq(account_with("require_authority=M_dhis-web-hidden-app", "peggy",
