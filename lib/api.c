@@ -11,7 +11,7 @@
 #include "dhis2/json.h"
 #include "dhis2/secret.h"
 
-/* Spring Security's logout URL in DHIS2 2.38 to 2.42; there is no
+/* Spring Security's logout URL in every DHIS2 from 2.37 on; there is no
    /api/auth/logout. Any method while CSRF protection is off (default). */
 #define DHIS2_LOGOUT_PATH "/dhis-web-commons-security/logout.action"
 
@@ -486,8 +486,8 @@ enum dhis2_err dhis2_api_logout(struct dhis2_client *c, const char *cookies)
   }
   if (rc != DHIS2_OK)
     goto out;
-  /* Spring's logout answers 2xx or a redirect to the login page: either
-     way the session is gone. */
+  /* Every release answers 302 to / (logoutSuccessUrl); 2xx is as good:
+     either way the session is gone. */
   if (resp.status >= 200 && resp.status < 400)
     rc = DHIS2_OK;
   else
