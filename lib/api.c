@@ -11,7 +11,7 @@
 #include "dhis2/json.h"
 #include "dhis2/secret.h"
 
-/* Spring Security's logout URL in DHIS2 2.38 to 2.42; there is no
+/* Spring Security's logout URL in every DHIS2 from 2.37 on; there is no
    /api/auth/logout. Any method while CSRF protection is off (default). */
 #define DHIS2_LOGOUT_PATH "/dhis-web-commons-security/logout.action"
 
@@ -361,8 +361,25 @@ out:
   return rc;
 }
 
+/* Copies an apiVersion into release when it looks like one; else "". */
+static void copy_release(struct json_object *v, char *release, size_t len)
+{
+  const char *s = json_object_get_string(v);
+  size_t n = s ? strlen(s) : 0;
+
+  release[0] = '\0';
+  if (!json_object_is_type(v, json_type_string) || n == 0 || n >= len)
+    return;
+  for (size_t i = 0; i < n; i++)
+    if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'z') ||
+          (s[i] >= 'A' && s[i] <= 'Z') || s[i] == '.' || s[i] == '-'))
+      return;
+  memcpy(release, s, n + 1);
+}
+
 enum dhis2_err dhis2_api_server_kind(struct dhis2_client *c,
-                                     enum dhis2_server_kind *out)
+                                     enum dhis2_server_kind *out,
+                                     char *release, size_t len)
 {
   enum dhis2_err rc = DHIS2_ERR_NOMEM;
   struct dhis2_http_resp resp = {0};
@@ -370,6 +387,8 @@ enum dhis2_err dhis2_api_server_kind(struct dhis2_client *c,
   struct json_object *v;
   char *url = dhis2_url_join(c->url, "/api/loginConfig");
 
+  if (len > 0)
+    release[0] = '\0';
   if (url == NULL)
     goto out;
   {
@@ -390,13 +409,54 @@ enum dhis2_err dhis2_api_server_kind(struct dhis2_client *c,
   if (rc == DHIS2_ERR_NOMEM)
     goto out;
   rc = DHIS2_OK;
-  if (root != NULL && json_object_object_get_ex(root, "apiVersion", &v))
+  if (root != NULL && json_object_object_get_ex(root, "apiVersion", &v)) {
     *out = DHIS2_SERVER_LOGIN_API;
+    if (len > 0)
+      copy_release(v, release, len);
+  }
 out:
   json_object_put(root);
   dhis2_http_resp_clear(&resp);
   free(url);
   return rc;
+}
+
+/* Reads "2.MINOR[.PATCH...]" or "2.MINOR-SNAPSHOT"; false otherwise. */
+static bool parse_release(const char *s, long *minor, long *patch)
+{
+  char *end;
+
+  if (strncmp(s, "2.", 2) != 0 || s[2] < '0' || s[2] > '9')
+    return false;
+  *minor = strtol(s + 2, &end, 10);
+  *patch = 0;
+  if (*end == '\0' || *end == '-')
+    return true; /* a line's snapshot or its first release */
+  if (*end != '.' || end[1] < '0' || end[1] > '9')
+    return false;
+  *patch = strtol(end + 1, &end, 10);
+  return *end == '\0' || *end == '.' || *end == '-';
+}
+
+enum dhis2_me_acl dhis2_release_me_acl(const char *release)
+{
+  /* MeController filters userGroups and userRoles by aclService.canRead
+     from these releases of each line, and on every later line. */
+  static const struct {
+    long minor, patch;
+  } first[] = {{40, 11}, {41, 8}, {42, 5}, {43, 0}};
+  long minor;
+  long patch;
+
+  if (release == NULL || !parse_release(release, &minor, &patch))
+    return DHIS2_ME_ACL_UNKNOWN;
+  if (minor > 43)
+    return DHIS2_ME_ACL_FILTERED;
+  for (size_t i = 0; i < sizeof(first) / sizeof(first[0]); i++)
+    if (minor == first[i].minor)
+      return patch >= first[i].patch ? DHIS2_ME_ACL_FILTERED
+                                     : DHIS2_ME_ACL_NONE;
+  return DHIS2_ME_ACL_NONE; /* 2.39 and older */
 }
 
 enum dhis2_err dhis2_api_logout(struct dhis2_client *c, const char *cookies)
@@ -426,8 +486,8 @@ enum dhis2_err dhis2_api_logout(struct dhis2_client *c, const char *cookies)
   }
   if (rc != DHIS2_OK)
     goto out;
-  /* Spring's logout answers 2xx or a redirect to the login page: either
-     way the session is gone. */
+  /* Every release answers 302 to / (logoutSuccessUrl); 2xx is as good:
+     either way the session is gone. */
   if (resp.status >= 200 && resp.status < 400)
     rc = DHIS2_OK;
   else

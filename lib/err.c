@@ -32,6 +32,13 @@ const char *dhis2_strerror(enum dhis2_err err)
     return "the DHIS2 access token is not allowed from here";
   case DHIS2_ERR_TOKEN_MALFORMED:
     return "the DHIS2 access token is malformed";
+  case DHIS2_ERR_TOKEN_CHECKSUM:
+    return "the access token's checksum was refused (tokens made before "
+           "DHIS2 2.41 stop working after an upgrade to it): create a new "
+           "token";
+  case DHIS2_ERR_TOKEN_OWNER:
+    return "access tokens of this DHIS2 account are refused: it is "
+           "disabled, locked or expired, or uses two-factor authentication";
   case DHIS2_ERR_IDENTITY:
     return "DHIS2 accepted the credentials for a different user";
   case DHIS2_ERR_2FA_ENROL:
@@ -87,6 +94,8 @@ enum dhis2_err_class dhis2_err_class(enum dhis2_err err)
   case DHIS2_ERR_TOKEN_EXPIRED:
   case DHIS2_ERR_TOKEN_DENIED:
   case DHIS2_ERR_TOKEN_MALFORMED:
+  case DHIS2_ERR_TOKEN_CHECKSUM:
+  case DHIS2_ERR_TOKEN_OWNER:
   case DHIS2_ERR_IDENTITY:
   case DHIS2_ERR_2FA_BAD_CODE:
   case DHIS2_ERR_BAD_TOKEN:

@@ -57,10 +57,11 @@ static enum dhis2_err web_message(const char *body, size_t len, char **out)
  * disabled", else "Unauthorized"; ApiTokenAuthManager: "Failed to
  * authenticate API token, token has expired.", "The API token does not
  * exists", "The API token is disabled, locked or 2FA is enabled." (one
- * message for disabled, locked, expired and 2FA owners: no finer reason can
- * be told, so REJECTED); Dhis2ApiTokenFilter: "Failed to authenticate API
- * token, request ip address|http method|http referrer ... not allowed.";
- * ApiTokenResolver before 2.41: "Api token is malformed" as a 401.
+ * message for disabled, locked, expired and 2FA owners, from 2.37.0: no
+ * finer reason can be told, but that much can); Dhis2ApiTokenFilter: "Failed
+ * to authenticate API token, request ip address|http method|http referrer ...
+ * not allowed."; ApiTokenResolver before 2.41: "Api token is malformed" as a
+ * 401.
  */
 static enum dhis2_err denied(const char *msg)
 {
@@ -76,6 +77,8 @@ static enum dhis2_err denied(const char *msg)
     return DHIS2_ERR_TOKEN_EXPIRED;
   if (contains(msg, "api token") && contains(msg, "not allowed"))
     return DHIS2_ERR_TOKEN_DENIED;
+  if (contains(msg, "api token is disabled, locked or 2fa"))
+    return DHIS2_ERR_TOKEN_OWNER;
   if (contains(msg, "token") && contains(msg, "malformed"))
     return DHIS2_ERR_TOKEN_MALFORMED;
   return DHIS2_ERR_REJECTED;
@@ -85,14 +88,17 @@ static enum dhis2_err denied(const char *msg)
  * 400. ApiTokenResolver: "Checksum validation failed" (2.41+; "... for
  * token" before), "Api token is malformed" (2.41+), "Could not resolve
  * token type" (a prefix it does not know). Anything else is our request's
- * fault, not the token's.
+ * fault, not the token's. The checksum failure has its own error: 2.41+
+ * checks a checksum 2.37-2.40 never did and computed differently, so it is
+ * what every token made before the upgrade gets.
  */
 static enum dhis2_err bad_request(const char *msg)
 {
   if (msg == NULL)
     return DHIS2_ERR_HTTP;
-  if (contains(msg, "checksum validation failed") ||
-      (contains(msg, "token") && contains(msg, "malformed")) ||
+  if (contains(msg, "checksum validation failed"))
+    return DHIS2_ERR_TOKEN_CHECKSUM;
+  if ((contains(msg, "token") && contains(msg, "malformed")) ||
       contains(msg, "could not resolve token type"))
     return DHIS2_ERR_TOKEN_MALFORMED;
   return DHIS2_ERR_HTTP;

@@ -73,6 +73,8 @@ static void show_reason(struct module *m, enum dhis2_err err)
   case DHIS2_ERR_2FA_ENROL:
   case DHIS2_ERR_TOKEN_EXPIRED:
   case DHIS2_ERR_TOKEN_DENIED:
+  case DHIS2_ERR_TOKEN_CHECKSUM:
+  case DHIS2_ERR_TOKEN_OWNER:
     conv_error(m, "DHIS2: %s.", dhis2_strerror(err));
     break;
   default:
@@ -91,15 +93,17 @@ static enum dhis2_err check_password(struct module *m, struct dhis2_client *c,
   char *cookies = NULL;
   char *code = NULL;
   enum dhis2_server_kind kind;
+  char release[DHIS2_RELEASE_MAX];
 
-  if (!server_kind_get(m, &kind)) {
+  if (!server_kind_get(m, &kind, release, sizeof(release))) {
     /* Asked without a credential, so the password is still sent once. */
-    rc = dhis2_api_server_kind(c, &kind);
+    rc = dhis2_api_server_kind(c, &kind, release, sizeof(release));
     if (rc != DHIS2_OK)
       return rc;
-    dhis2_debug(&m->log, "server takes passwords by %s",
+    dhis2_debug(&m->log, "server %s takes passwords by %s",
+                release[0] ? release : "(release not said)",
                 kind == DHIS2_SERVER_LOGIN_API ? "/api/auth/login" : "Basic");
-    server_kind_set(m, kind);
+    server_kind_set(m, kind, release);
   }
   if (kind == DHIS2_SERVER_BASIC_ONLY)
     return dhis2_api_me(c, DHIS2_AUTH_BASIC, name, pw, id);
@@ -107,7 +111,7 @@ static enum dhis2_err check_password(struct module *m, struct dhis2_client *c,
   if (rc == DHIS2_ERR_UNSUPPORTED) {
     /* 404/405: nothing was checked, so Basic is still the first attempt
        for this password, not a second. */
-    server_kind_set(m, DHIS2_SERVER_BASIC_ONLY);
+    server_kind_set(m, DHIS2_SERVER_BASIC_ONLY, NULL);
     return dhis2_api_me(c, DHIS2_AUTH_BASIC, name, pw, id);
   }
   if (dhis2_err_class(rc) == DHIS2_CLASS_NEEDS_CODE) {
@@ -292,7 +296,8 @@ verified:
   /* The auth line may carry the policy too: enforce it here as well, so
      it holds even where the account phase does not see our data. */
   if (policy_configured(m->cfg) &&
-      !policy_allows(m->cfg, id, &m->log, why, sizeof(why))) {
+      !policy_allows(m->cfg, id, &m->log, policy_server_acl(m), why,
+                     sizeof(why))) {
     conv_error(m, "Access denied: DHIS2 user %s is %s.", id->username, why);
     rc = PAM_PERM_DENIED;
     goto out;

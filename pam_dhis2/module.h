@@ -108,10 +108,14 @@ bool throttle_reserve(struct module *m, const char *name,
 void throttle_settle(struct module *m, const char *name,
                      struct throttle_slot *slot, enum throttle_outcome how);
 
-/* The memo of which kind the server is: false when there is none (or it
-   is older than a day: servers get upgraded). */
-bool server_kind_get(struct module *m, enum dhis2_server_kind *kind);
-void server_kind_set(struct module *m, enum dhis2_server_kind kind);
+/* The memo of which kind the server is, and its release when the probe
+   told it (else release is ""; len is its size, DHIS2_RELEASE_MAX):
+   false when there is none (or it is older than a day: servers get
+   upgraded). server_kind_set() takes release NULL or "" when unknown. */
+bool server_kind_get(struct module *m, enum dhis2_server_kind *kind,
+                     char *release, size_t len);
+void server_kind_set(struct module *m, enum dhis2_server_kind kind,
+                     const char *release);
 
 /*
  * A cache file in state_dir named PREFIX-<sha256 of key>, owned by us and
@@ -147,11 +151,16 @@ enum dhis2_err token_check(struct module *m, const char *pam_user,
  * (values matched as dhis2_identity_has_group() says). Returns true when
  * every configured list has a match; otherwise false, writes which list
  * failed into why (for the user and the log) and logs to lg (may be NULL)
- * any UID-shaped value that only a name matched.
+ * any UID-shaped value that only a name matched and, for a missing group
+ * or role, whether the server's /api/me may have hidden it (acl: what
+ * dhis2_release_me_acl() says of the server).
  */
 bool policy_allows(const struct dhis2_config *cfg,
                    const struct dhis2_identity *id, const struct dhis2_log *lg,
-                   char *why, size_t whylen);
+                   enum dhis2_me_acl acl, char *why, size_t whylen);
+
+/* What the server memo says of /api/me's sharing filter (state.c). */
+enum dhis2_me_acl policy_server_acl(struct module *m);
 bool policy_configured(const struct dhis2_config *cfg);
 
 #endif /* DHIS2_MODULE_H */

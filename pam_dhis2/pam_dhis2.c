@@ -42,7 +42,8 @@ DHIS2_EXPORT int pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc,
     return PAM_IGNORE; /* not authenticated by us, e.g. an SSH key */
   rc = module_open(&m, pamh, argc, argv);
   if (rc == PAM_SUCCESS && policy_configured(m.cfg) &&
-      !policy_allows(m.cfg, data, &m.log, why, sizeof(why))) {
+      !policy_allows(m.cfg, data, &m.log, policy_server_acl(&m), why,
+                     sizeof(why))) {
     const struct dhis2_identity *id = data;
 
     dhis2_log(&m.log, LOG_NOTICE, "DHIS2 user %s refused: %s", id->username,

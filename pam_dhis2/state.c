@@ -300,7 +300,8 @@ static bool memo_name(struct module *m, char *out, size_t outlen)
   return snprintf(out, outlen, "server-%s", hex) < (int)outlen;
 }
 
-bool server_kind_get(struct module *m, enum dhis2_server_kind *kind)
+bool server_kind_get(struct module *m, enum dhis2_server_kind *kind,
+                     char *release, size_t relsize)
 {
   char dir[4096];
   char name[80];
@@ -311,6 +312,8 @@ bool server_kind_get(struct module *m, enum dhis2_server_kind *kind)
   struct stat st;
   bool known = false;
 
+  if (relsize > 0)
+    release[0] = '\0';
   if (!state_path(m, NULL, dir, sizeof(dir)) ||
       !memo_name(m, name, sizeof(name)))
     return false;
@@ -326,17 +329,35 @@ bool server_kind_get(struct module *m, enum dhis2_server_kind *kind)
   } else if (strcmp(buf, "login\n") == 0) {
     *kind = DHIS2_SERVER_LOGIN_API;
     known = true;
+  } else if (strncmp(buf, "login ", 6) == 0) {
+    /* "login RELEASE\n": the release as the probe checked it. */
+    size_t n = strcspn(buf + 6, "\n");
+
+    *kind = DHIS2_SERVER_LOGIN_API;
+    known = true;
+    if (n > 0 && n < relsize && buf[6 + n] == '\n' && buf[7 + n] == '\0') {
+      memcpy(release, buf + 6, n);
+      release[n] = '\0';
+    }
   }
   free(buf);
   return known;
 }
 
-void server_kind_set(struct module *m, enum dhis2_server_kind kind)
+void server_kind_set(struct module *m, enum dhis2_server_kind kind,
+                     const char *release)
 {
-  const char *memo = kind == DHIS2_SERVER_BASIC_ONLY ? "basic\n" : "login\n";
+  char memo[DHIS2_RELEASE_MAX + 16];
   char dir[4096];
   char name[80];
 
+  if (kind == DHIS2_SERVER_BASIC_ONLY)
+    snprintf(memo, sizeof(memo), "basic\n");
+  else if (release != NULL && release[0] != '\0' &&
+           strlen(release) < DHIS2_RELEASE_MAX)
+    snprintf(memo, sizeof(memo), "login %s\n", release);
+  else
+    snprintf(memo, sizeof(memo), "login\n");
   if (!state_path(m, NULL, dir, sizeof(dir)) ||
       !memo_name(m, name, sizeof(name)))
     return;

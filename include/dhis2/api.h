@@ -84,8 +84,9 @@ bool dhis2_identity_has_authority(const struct dhis2_identity *id,
  * The reply table: maps an HTTP status and DHIS2 WebMessage body (may be
  * NULL) from an /api request authenticated with a credential to an error:
  * 2xx -> DHIS2_OK; 3xx -> REDIRECT; 401/403 by message ("Account locked",
- * "Account disabled", the PAT messages, else REJECTED); 400 PAT malformed /
- * checksum -> TOKEN_MALFORMED; 404/405 -> UNSUPPORTED; other 4xx -> HTTP;
+ * "Account disabled", the PAT messages, else REJECTED); 400 PAT malformed
+ * -> TOKEN_MALFORMED, checksum -> TOKEN_CHECKSUM; 404/405 -> UNSUPPORTED;
+ * other 4xx -> HTTP;
  * 5xx -> SERVER.
  */
 enum dhis2_err dhis2_reply_to_err(long status, const char *body, size_t len);
@@ -160,16 +161,31 @@ enum dhis2_server_kind {
   DHIS2_SERVER_BASIC_ONLY, /* older: HTTP Basic on /api/me */
 };
 
+/* Room for a release string such as "2.42.5.2" or "2.44-SNAPSHOT". */
+#define DHIS2_RELEASE_MAX 32
+
 /*
  * Asks the server, without any credential, which kind it is: GET
  * /api/loginConfig, which 2.41+ serves to anonymous callers (the new
- * login app reads it) with an "apiVersion"; older servers answer 401 or a
- * redirect to their login page. One request, no secret sent, so the
- * password is then sent exactly once. Sets *out on DHIS2_OK; transport
- * errors and 5xx as dhis2_http_request() and dhis2_reply_to_err().
+ * login app reads it) with an "apiVersion"; older servers answer 401 (2.37.10
+ * a bare one with a Basic challenge) or a redirect to their login page. One
+ * request, no secret sent, so the password is then sent exactly once. Sets
+ * *out on DHIS2_OK, and release[0..len) to the apiVersion (digits, letters,
+ * '.', '-' only; "" when the server did not say or said something else);
+ * transport errors and 5xx as dhis2_http_request() and dhis2_reply_to_err().
  */
 enum dhis2_err dhis2_api_server_kind(struct dhis2_client *c,
-                                     enum dhis2_server_kind *out);
+                                     enum dhis2_server_kind *out,
+                                     char *release, size_t len);
+
+/* Whether a release lists only the groups and roles the user may read in
+   /api/me (2.40.11, 2.41.8, 2.42.5, 2.43.0 and later of each line). */
+enum dhis2_me_acl {
+  DHIS2_ME_ACL_UNKNOWN,  /* no release, or one we cannot read */
+  DHIS2_ME_ACL_NONE,     /* every group and role of the user is listed */
+  DHIS2_ME_ACL_FILTERED, /* groups/roles without read sharing are left out */
+};
+enum dhis2_me_acl dhis2_release_me_acl(const char *release);
 
 /* Ends the session named by cookies. Best effort: one request. */
 enum dhis2_err dhis2_api_logout(struct dhis2_client *c, const char *cookies);

@@ -26,12 +26,15 @@ enum dhis2_err {
   DHIS2_ERR_PASSWORD_EXPIRED, /* password right but expired */
   DHIS2_ERR_TOKEN_EXPIRED,    /* PAT or token expired */
   DHIS2_ERR_TOKEN_DENIED,     /* PAT not allowed from this IP or method */
-  DHIS2_ERR_TOKEN_MALFORMED,  /* PAT refused as malformed or bad checksum */
-  DHIS2_ERR_IDENTITY,         /* DHIS2 accepted, but for another user */
-  DHIS2_ERR_2FA_ENROL,        /* user must enrol in 2FA first */
-  DHIS2_ERR_2FA_BAD_CODE,     /* the verification code was wrong */
-  DHIS2_ERR_BAD_TOKEN,        /* a JWT's signature or claims are wrong */
-  DHIS2_ERR_UNKNOWN_KEY,      /* a JWT's kid is not in the JWKS: refetch */
+  DHIS2_ERR_TOKEN_MALFORMED,  /* PAT refused as malformed */
+  DHIS2_ERR_TOKEN_CHECKSUM,   /* PAT checksum refused: 2.41+ and a token of
+                                 2.37-2.40 (plain CRC), or a typo */
+  DHIS2_ERR_TOKEN_OWNER,  /* PAT's owner disabled, locked, expired or 2FA */
+  DHIS2_ERR_IDENTITY,     /* DHIS2 accepted, but for another user */
+  DHIS2_ERR_2FA_ENROL,    /* user must enrol in 2FA first */
+  DHIS2_ERR_2FA_BAD_CODE, /* the verification code was wrong */
+  DHIS2_ERR_BAD_TOKEN,    /* a JWT's signature or claims are wrong */
+  DHIS2_ERR_UNKNOWN_KEY,  /* a JWT's kid is not in the JWKS: refetch */
 
   /* DHIS2 wants a verification code: ask the user and call again. */
   DHIS2_ERR_2FA_REQUIRED,  /* TOTP code needed */

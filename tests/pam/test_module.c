@@ -44,6 +44,16 @@ static void start_237(void)
   start("2.37");
 }
 
+static void start_23710(void)
+{
+  start("2.37.10");
+}
+
+static void start_2425(void)
+{
+  start("2.42.5");
+}
+
 static void stop(void)
 {
   pt_free(pt);
@@ -55,6 +65,8 @@ static void stop(void)
 TestSuite(pam, .init = start_242, .fini = stop, .timeout = 60);
 TestSuite(pam_240, .init = start_240, .fini = stop, .timeout = 60);
 TestSuite(pam_237, .init = start_237, .fini = stop, .timeout = 60);
+TestSuite(pam_23710, .init = start_23710, .fini = stop, .timeout = 60);
+TestSuite(pam_2425, .init = start_2425, .fini = stop, .timeout = 60);
 
 /* --- success ------------------------------------------------------------ */
 
@@ -265,6 +277,9 @@ Test(pam, email_code_user_is_told_and_logs_in)
   char *code;
 
   pt_write_map(pt, "dave " TA_USER "\n");
+  /* login.security.email_2fa.enabled: off in a stock DHIS2. */
+  cr_assert_eq(emu_ctl(emu, "POST", "/settings", "{\"email_2fa\":true}", NULL),
+               200);
   pt_run(pt, TA_USER, first, &r);
   cr_assert_eq(r.auth, PAM_AUTH_ERR);
   cr_assert_not_null(strstr(r.messages, "e-mail"), "%s", r.messages);
@@ -281,6 +296,73 @@ Test(pam, email_code_user_is_told_and_logs_in)
   cr_assert_eq(r.n_prompts, 2);
   pt_run_clear(&r);
   free(code);
+}
+
+Test(pam, email_2fa_switched_off_signs_in_with_the_password_alone)
+{
+  /* login.security.email_2fa.enabled is off by default: DHIS2 asks no
+     code, so neither may the module. */
+  const char *answers[] = {tu_fixture_string("dave", "password"), NULL};
+  struct pt_run r;
+
+  pt_write_map(pt, "dave " TA_USER "\n");
+  pt_run(pt, TA_USER, answers, &r);
+  cr_assert_eq(r.auth, PAM_SUCCESS, "%s", pt_logged());
+  cr_assert_eq(r.n_prompts, 1, "%s", r.prompts);
+  cr_assert_eq(emu_count(emu, "/api/auth/login"), 1);
+  pt_run_clear(&r);
+}
+
+/* --- older releases ------------------------------------------------------ */
+
+Test(pam_23710, password_logs_in_by_basic_after_a_bare_401_probe)
+{
+  /* 2.37.10 answers the anonymous probe with 401 and a Basic challenge,
+     never a redirect: still "Basic only". */
+  cr_assert_eq(pt_auth(pt, TA_USER, "Alice-pw-1"), PAM_SUCCESS, "%s",
+               pt_logged());
+  cr_assert_eq(emu_count(emu, "/api/loginConfig"), 1);
+  cr_assert_eq(emu_count(emu, "/api/auth/login"), 0);
+  cr_assert_eq(emu_count(emu, NULL), 2, "probe and Basic");
+}
+
+Test(pam_23710, wrong_password_is_an_auth_error_not_unavailable)
+{
+  /* The refusal is Spring's bare 401 (no WebMessage). */
+  cr_assert_eq(pt_auth(pt, TA_USER, "Wrong-pw-9"), PAM_AUTH_ERR);
+}
+
+Test(pam_237, twofactor_owners_pat_is_refused_with_the_reason)
+{
+  char *pat = tu_fixture_pat("carol", 0);
+  const char *answers[] = {pat, NULL};
+  struct pt_run r;
+
+  pt_write_map(pt, "carol " TA_USER "\n");
+  pt_run(pt, TA_USER, answers, &r);
+  cr_assert_eq(r.auth, PAM_AUTH_ERR);
+  cr_assert_not_null(r.messages && strstr(r.messages, "two-factor"), "%s",
+                     r.messages ? r.messages : "");
+  pt_run_clear(&r);
+  free(pat);
+}
+
+Test(pam, pat_from_before_241_is_refused_with_create_a_new_token)
+{
+  /* bob's second token is 2.40-made (plain CRC): 2.41+ refuses it with
+     400 "Checksum validation failed". */
+  char *pat = tu_fixture_pat("bob", 1);
+  const char *answers[] = {pat, NULL};
+  struct pt_run r;
+
+  pt_write_map(pt, "bob " TA_USER "\n");
+  pt_run(pt, TA_USER, answers, &r);
+  cr_assert_eq(r.auth, PAM_AUTH_ERR);
+  cr_assert_not_null(r.messages && strstr(r.messages, "create a new"), "%s",
+                     r.messages ? r.messages : "");
+  cr_assert_not_null(strstr(pt_logged(), "create a new"), "%s", pt_logged());
+  pt_run_clear(&r);
+  free(pat);
 }
 
 /* --- user mapping -------------------------------------------------------- */
@@ -504,6 +586,37 @@ static int account_with(const char *policy, const char *user,
   rc = r.acct;
   pt_run_clear(&r);
   return rc;
+}
+
+Test(pam_2425, require_group_hidden_by_sharing_is_logged_as_not_visible)
+{
+  /* peggy is a member of HiddenAdmGp, but its sharing gives its members
+     no read access, and 2.42.5 leaves it out of /api/me. */
+  cr_assert_eq(
+      account_with("require_group=HiddenAdmGp", "peggy", "Peggy-pw-1"),
+      PAM_PERM_DENIED);
+  cr_assert_not_null(strstr(pt_logged(), "group not visible to the user"),
+                     "%s", pt_logged());
+  cr_assert_not_null(strstr(pt_logged(), "require_authority"), "%s",
+                     pt_logged());
+}
+
+Test(pam_2425, require_authority_of_a_hidden_role_still_holds)
+{
+  cr_assert_eq(account_with("require_authority=M_dhis-web-hidden-app", "peggy",
+                            "Peggy-pw-1"),
+               PAM_SUCCESS);
+  cr_assert_eq(
+      account_with("require_group=LinuxAdmGrp", "peggy", "Peggy-pw-1"),
+      PAM_SUCCESS);
+}
+
+Test(pam, a_missing_group_is_not_blamed_on_sharing_where_none_is_applied)
+{
+  /* 2.42.0 lists every group of the user: bob is simply not a member. */
+  cr_assert_eq(account_with("require_group=LinuxAdmGrp", "bob", "Bob-pw-1"),
+               PAM_PERM_DENIED);
+  cr_assert_null(strstr(pt_logged(), "not visible"), "%s", pt_logged());
 }
 
 Test(pam, a_group_named_like_the_admin_groups_uid_is_refused)

@@ -41,6 +41,11 @@ static void start_237(void)
   start("2.37");
 }
 
+static void start_23710(void)
+{
+  start("2.37.10");
+}
+
 static void stop(void)
 {
   dhis2_client_free(client);
@@ -103,6 +108,7 @@ TestSuite(api_242, .init = start_242, .fini = stop, .timeout = 30);
 TestSuite(api_241, .init = start_241, .fini = stop, .timeout = 30);
 TestSuite(api_240, .init = start_240, .fini = stop, .timeout = 30);
 TestSuite(api_237, .init = start_237, .fini = stop, .timeout = 30);
+TestSuite(api_23710, .init = start_23710, .fini = stop, .timeout = 30);
 
 Test(api_242, me_with_basic_reads_the_242_shape)
 {
@@ -279,13 +285,22 @@ Test(api_242, pat_for_another_method_is_denied)
   free(pat);
 }
 
-Test(api_242, pat_with_a_bad_checksum_is_malformed)
+Test(api_242, pat_with_a_bad_checksum_is_token_checksum)
 {
   char *pat = tu_fixture_pat("alice", 1);
 
   pat[strlen(pat) - 1] = pat[strlen(pat) - 1] == 'A' ? 'B' : 'A';
   cr_assert_eq(me_token(DHIS2_AUTH_APITOKEN, pat, NULL),
-               DHIS2_ERR_TOKEN_MALFORMED);
+               DHIS2_ERR_TOKEN_CHECKSUM);
+  free(pat);
+}
+
+Test(api_242, pat_issued_by_240_is_token_checksum)
+{
+  char *pat = tu_fixture_pat("bob", 1); /* plain CRC, as 2.37-2.40 made */
+
+  cr_assert_eq(me_token(DHIS2_AUTH_APITOKEN, pat, NULL),
+               DHIS2_ERR_TOKEN_CHECKSUM);
   free(pat);
 }
 
@@ -353,6 +368,9 @@ Test(api_242, email_user_is_sent_a_code_and_it_logs_in)
   const char *pw = tu_fixture_string("dave", "password");
   char *code;
 
+  /* login.security.email_2fa.enabled: off in a stock DHIS2. */
+  cr_assert_eq(emu_ctl(emu, "POST", "/settings", "{\"email_2fa\":true}", NULL),
+               200);
   cr_assert_eq(login("dave", pw, NULL), DHIS2_ERR_2FA_CODE_SENT);
   code = emu_email_code(emu, "dave");
   cr_assert_not_null(code);
@@ -386,9 +404,11 @@ Test(api_240, login_endpoint_answers_401_before_241)
 static void assert_kind(enum dhis2_server_kind want)
 {
   enum dhis2_server_kind kind;
+  char release[DHIS2_RELEASE_MAX];
   char *log = NULL;
 
-  cr_assert_eq(dhis2_api_server_kind(client, &kind), DHIS2_OK);
+  cr_assert_eq(dhis2_api_server_kind(client, &kind, release, sizeof(release)),
+               DHIS2_OK);
   cr_assert_eq(kind, want);
   cr_assert_eq(emu_count(emu, NULL), 1);
   emu_ctl(emu, "GET", "/requests", NULL, &log);
@@ -416,12 +436,54 @@ Test(api_237, server_kind_of_237_is_basic_only)
   assert_kind(DHIS2_SERVER_BASIC_ONLY);
 }
 
+Test(api_23710, server_kind_of_23710_is_basic_only_despite_the_bare_401)
+{
+  assert_kind(DHIS2_SERVER_BASIC_ONLY);
+}
+
+Test(api_242, server_kind_also_tells_the_release)
+{
+  enum dhis2_server_kind kind;
+  char release[DHIS2_RELEASE_MAX];
+
+  emu_ctl(emu, "POST", "/version", "{\"version\":\"2.42.5\"}", NULL);
+  cr_assert_eq(dhis2_api_server_kind(client, &kind, release, sizeof(release)),
+               DHIS2_OK);
+  cr_assert_str_eq(release, "2.42.5");
+  emu_ctl(emu, "POST", "/version", "{\"version\":\"2.37\"}", NULL);
+  cr_assert_eq(dhis2_api_server_kind(client, &kind, release, sizeof(release)),
+               DHIS2_OK);
+  cr_assert_str_eq(release, "", "an older server does not say");
+}
+
+Test(me_acl, releases_that_filter_me_by_sharing)
+{
+  const char *filtering[] = {
+      "2.40.11",       "2.40.11.1", "2.40.12", "2.41.8", "2.41.8.2",
+      "2.42.5",        "2.42.5.2",  "2.42.6",  "2.43.0", "2.43-SNAPSHOT",
+      "2.44-SNAPSHOT", "2.45.1",    NULL};
+  const char *not_filtering[] = {"2.37.10", "2.39.3",   "2.40.10",
+                                 "2.41.0",  "2.41.7",   "2.42.0",
+                                 "2.42.4",  "2.42.4.1", NULL};
+  const char *unknown[] = {"", "master", "2", "2.x", "3.0.0", NULL};
+
+  for (const char *const *v = filtering; *v; v++)
+    cr_assert_eq(dhis2_release_me_acl(*v), DHIS2_ME_ACL_FILTERED, "%s", *v);
+  for (const char *const *v = not_filtering; *v; v++)
+    cr_assert_eq(dhis2_release_me_acl(*v), DHIS2_ME_ACL_NONE, "%s", *v);
+  for (const char *const *v = unknown; *v; v++)
+    cr_assert_eq(dhis2_release_me_acl(*v), DHIS2_ME_ACL_UNKNOWN, "%s", *v);
+  cr_assert_eq(dhis2_release_me_acl(NULL), DHIS2_ME_ACL_UNKNOWN);
+}
+
 Test(api_242, server_kind_probe_fails_on_a_server_error)
 {
   enum dhis2_server_kind kind;
+  char release[DHIS2_RELEASE_MAX];
 
   emu_fault(emu, "{\"mode\":\"status\",\"code\":503}");
-  cr_assert_eq(dhis2_api_server_kind(client, &kind), DHIS2_ERR_SERVER);
+  cr_assert_eq(dhis2_api_server_kind(client, &kind, release, sizeof(release)),
+               DHIS2_ERR_SERVER);
 }
 
 Test(api_242, login_body_escapes_quotes_and_backslashes)

@@ -182,6 +182,8 @@ Test(emulator_harness, email_code_round_trip, .init = start_plain,
   char *code = NULL;
 
   cr_assert_null(emu_email_code(emu, "dave"));
+  cr_assert_eq(emu_ctl(emu, "POST", "/settings", "{\"email_2fa\":true}", NULL),
+               200);
   /* dave's first login without a code makes the emulator "send" one. */
   snprintf(url, sizeof url, "%s/api/auth/login", emu_url(emu));
   h = curl_slist_append(h, "Content-Type: application/json");

@@ -69,6 +69,10 @@ function twoFactor(ctx, user, code, now) {
   const type = user.twoFactorType;
   const blank = code == null || String(code).trim() === '';
   if (type === 'EMAIL_ENABLED' && state.atLeast('2.42')) {
+    // TwoFactorAuthenticationProvider validates the code only when the
+    // user's 2FA type is switched on in dhis.conf; email is off by default,
+    // and then the password alone signs the user in.
+    if (!state.email2fa) return { user };
     if (blank) {
       // Each send replaces the stored code (the user's "secret").
       const fresh = String(crypto.randomInt(0, 1000000)).padStart(6, '0');

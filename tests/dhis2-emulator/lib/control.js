@@ -39,14 +39,17 @@ function makeHandler(env) {
         return ok();
       case 'POST /settings': {
         // lockout: keyLockMultipleFailedLogins; csrf: dhis.conf
-        // http.security.csrf.enabled (acts on 2.42 only, as in DHIS2).
+        // http.security.csrf.enabled; email_2fa: dhis.conf
+        // login.security.email_2fa.enabled (both act on 2.42+ only, as in
+        // DHIS2).
+        const names = { lockout: 'lockout', csrf: 'csrf', email_2fa: 'email2fa' };
         const keys = Object.keys(body);
-        if (!keys.length) return bad('settings: lockout and/or csrf');
+        if (!keys.length) return bad(`settings: ${Object.keys(names)}`);
         for (const k of keys) {
-          if (!['lockout', 'csrf'].includes(k)) return bad(`unknown setting ${k}`);
+          if (!names[k]) return bad(`unknown setting ${k}`);
           if (typeof body[k] !== 'boolean') return bad(`${k}: boolean`);
         }
-        for (const k of keys) state[k] = body[k];
+        for (const k of keys) state[names[k]] = body[k];
         return ok();
       }
       case 'POST /clock':

@@ -167,14 +167,36 @@ function identify(ctx) {
 }
 
 // FormLoginBasicAuthenticationEntryPoint: always JSON for a Basic failure.
+// 2.37.9.1 and 2.37.10 set no entry point on httpBasic(), so Spring's own
+// BasicAuthenticationEntryPoint answers there.
 function basicFailure(ctx, message) {
+  if (springBasicEntryPoint(ctx.state)) return basicChallenge(ctx);
   h.sendWebMessage(ctx.res, 401, message);
+}
+
+// 2.37.9.1 and 2.37.10 (DhisWebApiWebSecurityConfig: `.httpBasic()` with
+// no authenticationEntryPoint) for everything under /api.
+function springBasicEntryPoint(state) {
+  return state.atLeast('2.37.10') && !state.atLeast('2.38');
+}
+
+// Spring's BasicAuthenticationEntryPoint: sendError(401) with the default
+// realm, so the body is the servlet container's error page, not JSON.
+function basicChallenge(ctx) {
+  return h.send(ctx.res, 401,
+    '<!doctype html><title>HTTP Status 401 – Unauthorized</title>' +
+    '<h1>HTTP Status 401 – Unauthorized</h1>',
+    { 'Content-Type': 'text/html;charset=utf-8',
+      'WWW-Authenticate': 'Basic realm="Realm"' });
 }
 
 // Http401LoginUrlAuthenticationEntryPoint: 401 for XHR, else off to the
 // login page.
 function entryPoint(ctx) {
-  const { req, res, state } = ctx;
+  const { req, res, state, path } = ctx;
+  if (springBasicEntryPoint(state) && /^\/api(\/|$)/.test(path)) {
+    return basicChallenge(ctx);
+  }
   if (req.headers['x-requested-with'] === 'XMLHttpRequest') {
     return h.sendWebMessage(res, 401, 'Unauthorized');
   }
@@ -211,7 +233,10 @@ function login(ctx) {
   const r = auth.authenticate(ctx, username, password, { code });
   if (r.user) {
     const sid = auth.createSession(state, r.user.username);
-    return h.sendJson(res, 200, { loginStatus: 'SUCCESS', redirectUrl: '/' },
+    // 2.41 sends the browser to the start module (setting startModule,
+    // default dhis-web-dashboard); 2.42+ to the root, the new app shell.
+    const redirectUrl = state.atLeast('2.42') ? '/' : '/dhis-web-dashboard';
+    return h.sendJson(res, 200, { loginStatus: 'SUCCESS', redirectUrl },
       { 'Set-Cookie': auth.sessionCookie(sid, ctx.scheme === 'https') });
   }
   if (r.error === 'BAD_CREDENTIALS') {
@@ -240,7 +265,7 @@ function loginStatus(state, r) {
 
 // Spring's LogoutFilter, on any method while CSRF is off (the default), on
 // POST only while it is on: drop the session, clear the cookie, then
-// DhisOidcLogoutSuccessHandler.
+// DhisOidcLogoutSuccessHandler, which redirects to / on every line.
 function logout(ctx) {
   const { req, res, state } = ctx;
   const sid = h.parseCookies(req.headers.cookie).JSESSIONID;
@@ -248,11 +273,8 @@ function logout(ctx) {
   // CsrfLogoutHandler clears the CSRF cookie too.
   const headers = { 'Set-Cookie': csrf.active(state)
     ? [csrf.CLEAR_COOKIE, auth.CLEAR_COOKIE] : auth.CLEAR_COOKIE };
-  if (state.atLeast('2.41')) {
-    headers.Location = absolute(ctx, '/');
-    return h.send(res, 302, '', headers);
-  }
-  return h.send(res, 200, '', headers);
+  headers.Location = absolute(ctx, '/');
+  return h.send(res, 302, '', headers);
 }
 
 function api(ctx, username) {

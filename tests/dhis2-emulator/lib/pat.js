@@ -135,8 +135,9 @@ function authenticate(ctx) {
     if (!entry) return fail(401, 'The API token does not exists');
     if (entry.def.expire <= now) return expired();
     const u = entry.user;
-    const twoFa = state.atLeast('2.40') && isTwoFactorEnabled(u);
-    if (u.disabled || u.locked || twoFa || u.passwordExpired ||
+    // 2FA owners are refused from 2.37.0 (ApiTokenAuthManager checks
+    // isTwoFA beside enabled and locked).
+    if (u.disabled || u.locked || isTwoFactorEnabled(u) || u.passwordExpired ||
         accountExpired(u, now) || ctx.isLocked(u.username)) {
       return fail(401, 'The API token is disabled, locked or 2FA is enabled.');
     }

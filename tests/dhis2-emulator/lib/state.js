@@ -41,6 +41,9 @@ class State {
     this.lockout = true;
     // dhis.conf http.security.csrf.enabled (2.42+): off, as in a stock DHIS2.
     this.csrf = false;
+    // dhis.conf login.security.email_2fa.enabled (2.42+): off, as in a stock
+    // DHIS2; then an email 2FA user's login asks for no code at all.
+    this.email2fa = false;
     this.offsetMs = 0;
     this.fault = null;
     this.total = 0;

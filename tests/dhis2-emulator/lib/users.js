@@ -82,6 +82,22 @@ function refs(map, ids) {
   return ids.map((id) => ({ id, name: map.get(id).name }));
 }
 
+// From 2.40.11, 2.41.8, 2.42.5 and 2.43.0 MeController keeps only the
+// groups and roles the user may read (aclService.canRead); authorities
+// stay whole. The fixture's `"sharing": "private"` stands for sharing that
+// gives the members no metadata read access.
+function filtersBySharing(version) {
+  const v = vnum(version);
+  return v >= vnum('2.42.5') || (v >= vnum('2.41.8') && v < vnum('2.42')) ||
+    (v >= vnum('2.40.11') && v < vnum('2.41'));
+}
+
+// DefaultAclService.canRead: a superuser reads everything; others need
+// read sharing.
+function readable(fixture, user, obj) {
+  return obj.sharing !== 'private' || isAuthorized(fixture, user, 'ALL');
+}
+
 // The full /api/me document before `fields=` filtering. Shapes per version
 // as listed in DHIS2-API.md: 2.42 MeDto (username top level, twoFactorType);
 // 2.40-2.41 username top level plus a userCredentials copy; 2.37 username
@@ -89,8 +105,11 @@ function refs(map, ids) {
 function meDocument(fixture, user, version) {
   const v = vnum(version);
   const name = `${user.firstName} ${user.surname}`;
-  const roles = refs(fixture.roles, user.userRoles);
-  const groups = refs(fixture.groups, user.userGroups);
+  const acl = filtersBySharing(version);
+  const roles = refs(fixture.roles, user.userRoles.filter((id) =>
+    !acl || readable(fixture, user, fixture.roles.get(id))));
+  const groups = refs(fixture.groups, user.userGroups.filter((id) =>
+    !acl || readable(fixture, user, fixture.groups.get(id))));
   const twoFa = user.twoFactorType === 'TOTP_ENABLED' ||
     user.twoFactorType === 'EMAIL_ENABLED';
   const doc = {
@@ -145,4 +164,5 @@ module.exports = {
   isAuthorized,
   mustEnrol,
   meDocument,
+  filtersBySharing,
 };

@@ -84,3 +84,18 @@ test('clock offset moves account expiry', async () => {
   await emu.ctl('POST', '/clock', { offset_s: back });
   assert.equal((await basic('grace', 'Grace-pw-1')).status, 200);
 });
+
+test('2.37.10: a Basic failure is a bare 401 with a Basic challenge',
+  async () => {
+    await emu.ctl('POST', '/version', { version: '2.37.10' });
+    for (const [u, p] of [['alice', 'wrong'], ['erin', 'Erin-pw-1'],
+      ['frank', 'Frank-pw-1']]) {
+      const r = await basic(u, p);
+      assert.equal(r.status, 401, u);
+      assert.equal(r.headers['www-authenticate'], 'Basic realm="Realm"', u);
+      assert.equal(r.json, undefined, `${u}: no WebMessage`);
+    }
+    const ok = await emu.request('/api/me?fields=userCredentials[username]',
+      { auth: ['alice', 'Alice-pw-1'] });
+    assert.deepEqual(ok.json, { userCredentials: { username: 'alice' } });
+  });

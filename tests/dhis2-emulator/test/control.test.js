@@ -67,6 +67,7 @@ test('bad control input is 400; unknown routes 404', async () => {
   assert.equal((await emu.ctl('POST', '/fault', { mode: 'explode' })).status, 400);
   assert.equal((await emu.ctl('POST', '/fault', { mode: 'status', code: 418 })).status, 400);
   assert.equal((await emu.ctl('POST', '/settings', {})).status, 400);
+  assert.equal((await emu.ctl('POST', '/settings', { email_2fa: 'on' })).status, 400);
   assert.equal((await emu.ctl('GET', '/nope')).status, 404);
 });
 
@@ -171,3 +172,14 @@ test('sessions counter counts sessions made', async () => {
   await emu.login('alice', 'wrong');
   assert.equal((await emu.counters()).sessions, 2);
 });
+
+test('settings email_2fa: on makes email 2FA ask for a code; reset turns it off',
+  async () => {
+    assert.equal((await emu.ctl('POST', '/settings', { email_2fa: true })).status,
+      200);
+    assert.equal((await emu.login('dave', 'Dave-pw-1')).json.loginStatus,
+      'EMAIL_TWO_FACTOR_CODE_SENT');
+    await emu.reset();
+    assert.equal((await emu.login('dave', 'Dave-pw-1')).json.loginStatus,
+      'SUCCESS');
+  });

@@ -99,8 +99,20 @@ test('TOTP follows the clock offset', async () => {
   assert.equal(r.json.loginStatus, 'SUCCESS');
 });
 
+test('email 2FA is off by default: an email 2FA user signs in without a code',
+  async () => {
+    const r = await emu.login('dave', 'Dave-pw-1');
+    assert.deepEqual(r.json, { loginStatus: 'SUCCESS', redirectUrl: '/' });
+    assert.equal((await emu.ctl('GET', '/email-code?username=dave')).status,
+      404, 'no code was sent');
+    // Basic and PATs still treat the user as a 2FA user.
+    const basic = await emu.request('/api/me', { auth: ['dave', 'Dave-pw-1'] });
+    assert.equal(basic.status, 401);
+  });
+
 test('email 2FA (2.42): first call sends a code, a wrong code fails, the code works',
   async () => {
+    await emu.ctl('POST', '/settings', { email_2fa: true });
     const none = await emu.ctl('GET', '/email-code?username=dave');
     assert.equal(none.status, 404);
     const first = await emu.login('dave', 'Dave-pw-1');
@@ -116,12 +128,21 @@ test('email 2FA (2.42): first call sends a code, a wrong code fails, the code wo
   });
 
 test('email 2FA: the code expires after 15 minutes', async () => {
+  await emu.ctl('POST', '/settings', { email_2fa: true });
   await emu.login('dave', 'Dave-pw-1');
   const { code } = (await emu.ctl('GET', '/email-code?username=dave')).json;
   await emu.ctl('POST', '/clock', { offset_s: 16 * 60 });
   const r = await emu.login('dave', 'Dave-pw-1', code);
   assert.deepEqual(r.json, { loginStatus: 'INCORRECT_TWO_FACTOR_CODE_EMAIL' });
 });
+
+test('2.41: SUCCESS redirects to the start module, /dhis-web-dashboard',
+  async () => {
+    await emu.ctl('POST', '/version', { version: '2.41' });
+    const r = await emu.login('alice', 'Alice-pw-1');
+    assert.deepEqual(r.json,
+      { loginStatus: 'SUCCESS', redirectUrl: '/dhis-web-dashboard' });
+  });
 
 test('2.41: any 2FA failure is plain INCORRECT_TWO_FACTOR_CODE', async () => {
   await emu.ctl('POST', '/version', { version: '2.41' });
@@ -190,16 +211,37 @@ test('logout.action ends the session: 302 to / and the cookie cleared',
     assert.equal(after.status, 401);
   });
 
-test('logout.action answers any method; 2.40 gives 200', async () => {
+test('logout.action answers any method', async () => {
   const cookie = cookieOf(await emu.login('alice', 'Alice-pw-1'));
   const out = await emu.request('/dhis-web-commons-security/logout.action',
     { cookie });
   assert.equal(out.status, 302);
   assert.equal((await emu.request('/api/me', { cookie })).status, 401);
-  await emu.ctl('POST', '/version', { version: '2.40' });
-  const old = await emu.request('/dhis-web-commons-security/logout.action');
-  assert.equal(old.status, 200);
 });
+
+test('logout.action answers 302 to / on every line', async () => {
+  for (const version of ['2.37', '2.37.10', '2.40', '2.41', '2.42', 'master']) {
+    await emu.ctl('POST', '/version', { version });
+    const r = await emu.request('/dhis-web-commons-security/logout.action',
+      { method: 'POST' });
+    assert.equal(r.status, 302, version);
+    assert.equal(r.headers.location, `${emu.url}/`, version);
+  }
+});
+
+test('2.37.10: anonymous requests get a bare 401 with a Basic challenge, never a 302',
+  async () => {
+    await emu.ctl('POST', '/version', { version: '2.37.10' });
+    for (const path of ['/api/loginConfig', '/api/auth/login', '/api/me']) {
+      for (const xhr of [true, false]) {
+        const r = await emu.request(path, { xhr,
+          method: path === '/api/auth/login' ? 'POST' : 'GET' });
+        assert.equal(r.status, 401, `${path} xhr=${xhr}`);
+        assert.equal(r.headers['www-authenticate'], 'Basic realm="Realm"');
+        assert.equal(r.json, undefined, 'no WebMessage');
+      }
+    }
+  });
 
 test('there is no /api/auth/logout: an authenticated caller gets 404',
   async () => {

@@ -165,3 +165,26 @@ test('an unknown /api path, authenticated, is 404', async () => {
   const r = await emu.request('/api/nothingHere', { auth: ADMIN });
   assert.equal(r.status, 404);
 });
+
+const PEGGY = ['peggy', 'Peggy-pw-1'];
+const SHARED = 'userGroups[id],userRoles[id],authorities';
+
+test('2.42.5 and master: groups and roles the user may not read are left out; authorities are not',
+  async () => {
+    for (const v of ['2.42.5', 'master']) {
+      const j = await me(v, SHARED, PEGGY);
+      assert.deepEqual(j.userGroups, [{ id: 'LinuxAdmGrp' }], v);
+      assert.deepEqual(j.userRoles, [{ id: 'DataEntryRl' }], v);
+      assert.ok(j.authorities.includes('M_dhis-web-hidden-app'), v);
+    }
+  });
+
+test('before 2.42.5 the private group and role are listed', async () => {
+  for (const v of ['2.40', '2.41', '2.42', '2.42.4']) {
+    const j = await me(v, SHARED, PEGGY);
+    assert.deepEqual(j.userGroups.map((g) => g.id).sort(),
+      ['HiddenAdmGp', 'LinuxAdmGrp'], v);
+    assert.deepEqual(j.userRoles.map((r) => r.id).sort(),
+      ['DataEntryRl', 'HiddenRole1'], v);
+  }
+});

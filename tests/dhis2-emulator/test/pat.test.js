@@ -178,10 +178,16 @@ test('owners who are disabled or use 2FA are refused', async () => {
   const msg = 'The API token is disabled, locked or 2FA is enabled.';
   apiTokenError(await me({ token: token('erin', 'ErinPatV201') }), 401, msg);
   apiTokenError(await me({ token: token('carol', 'CarolPatV21') }), 401, msg);
-  // Before 2.39 a 2FA owner could still use a token (no checksum check then
-  // either).
-  await emu.ctl('POST', '/version', { version: '2.37' });
-  assert.equal((await me({ token: token('carol', 'CarolPatV21') })).status, 200);
+});
+
+test('a 2FA owner\'s token is refused from 2.37.0 on', async () => {
+  const msg = 'The API token is disabled, locked or 2FA is enabled.';
+  // 2.37-2.40 do not check the checksum, so the 2.41+ fixture token gets as
+  // far as the owner check there.
+  for (const version of ['2.37', '2.37.10', '2.40']) {
+    await emu.ctl('POST', '/version', { version });
+    apiTokenError(await me({ token: token('carol', 'CarolPatV21') }), 401, msg);
+  }
 });
 
 test('a token accepted once is cached: later owner lockout goes unnoticed',
