@@ -23,6 +23,7 @@ struct login {
   char verifier[65];
   char redirect_uri[64];
   bool nonce_sent; /* a code flow: the id_token must carry our nonce */
+  char *release;   /* loginConfig's apiVersion, NULL when unknown */
   char why[512];
 };
 
@@ -246,17 +247,18 @@ static int flow_device(struct run *r, struct login *l)
 /*
  * Verifies the id_token when the server sent one: signature by the
  * server's JWKS, iss, aud, exp/nbf with 60 s skew, and our nonce. Not
- * trusted because TLS was used (DESIGN.md 7). *sub (NULL on entry) gets
- * its subject.
+ * trusted because TLS was used (DESIGN.md 7). *username (NULL on entry)
+ * gets its "username" claim (DHIS2 2.42.5+ with the username scope), the
+ * one claim that is a DHIS2 username on every line; "sub" is not.
  */
-static int verify_id_token(struct run *r, struct login *l, char **sub)
+static int verify_id_token(struct run *r, struct login *l, char **username)
 {
   struct dhis2_jwks *keys = NULL;
   struct dhis2_jwt_claims *claims = NULL;
   struct dhis2_jwt_expect e;
   enum dhis2_err rc;
 
-  *sub = NULL;
+  *username = NULL;
   if (l->tokens.id_token == NULL)
     return EXIT_OK;
   rc = dhis2_oauth2_fetch_jwks(r->client, &l->ep, &keys);
@@ -270,25 +272,75 @@ static int verify_id_token(struct run *r, struct login *l, char **sub)
   dhis2_jwks_free(keys);
   if (rc != DHIS2_OK)
     return fail(rc, "the id_token is not valid", l->why);
-  if (claims->sub != NULL)
-    *sub = strdup(claims->sub);
+  if (claims->username != NULL && r->cfg->oauth2 == DHIS2_OAUTH2_DHIS2)
+    *username = strdup(claims->username);
   dhis2_jwt_claims_free(claims);
   return EXIT_OK;
 }
 
+/*
+ * What to change when /api refuses a token the server just issued, from
+ * the server's own reason (msg, may be NULL) and what we asked for.
+ * Names the scope or the dhis.conf key; says nothing it cannot tell.
+ */
+static void say_refusal(struct run *r, const char *msg)
+{
+  static const char mapping[] = "Found no matching DHIS2 user for the "
+                                "mapping claim: '";
+  const struct dhis2_config *cfg = r->cfg;
+  char claim[64] = "";
+
+  say_error("login: DHIS2 refuses the new token at /api/me%s%s",
+            msg ? ": " : "", msg ? dhis2_log_untrusted(msg) : "");
+  if (msg != NULL && strncmp(msg, mapping, sizeof(mapping) - 1) == 0)
+    sscanf(msg + sizeof(mapping) - 1, "%63[^']", claim);
+  if (cfg->oauth2 == DHIS2_OAUTH2_UAA) {
+    say_error("a DHIS2 before 2.42 takes UAA tokens only while "
+              "oidc.jwt.token.authentication.enabled is off in dhis.conf "
+              "(it replaces them with JWTs); or sign in with oauth2 = oidc");
+  } else if (cfg->oauth2 == DHIS2_OAUTH2_OIDC) {
+    say_error("check that DHIS2 trusts the provider: "
+              "oidc.jwt.token.authentication.enabled = on and the "
+              "oidc.provider.* keys, its mapping_claim%s%s in the token",
+              claim[0] ? " being " : "", claim);
+  } else if (strcmp(claim, "username") == 0) {
+    say_error("DHIS2 finds the user by the token's username claim, which it "
+              "issues only for the username scope: set scope = %s%s in "
+              "the dhis2-auth configuration",
+              cfg->scope, strstr(cfg->scope, "username") ? "" : " username");
+  } else if (claim[0] != '\0') {
+    say_error("DHIS2 finds the user by oidc.provider.dhis2.mapping_claim "
+              "(here %s) in the users' OpenID field: the token carries no "
+              "matching %s claim; ask for it (scope = %s email, when "
+              "mapping_claim is email) or set mapping_claim in dhis.conf to "
+              "a claim the token has (sub) and the users' OpenID to match",
+              claim, claim, cfg->scope);
+  } else {
+    say_error("set oidc.jwt.token.authentication.enabled = on in dhis.conf "
+              "(DHIS2 2.42.0-2.42.4; 2.42.5 and later need only "
+              "oauth2.server.enabled = on)");
+  }
+}
+
 /* Who the tokens belong to, as DHIS2 itself says: /api/me with the
-   access token. Also proves DHIS2 accepts the token at /api. */
+   access token. Also proves DHIS2 accepts the token at /api, which the
+   token method needs. */
 static int resolve_user(struct run *r, struct login *l, char **username)
 {
   struct dhis2_identity *id = NULL;
+  char *msg = NULL;
   enum dhis2_err rc;
 
   rc = dhis2_api_me(r->client, DHIS2_AUTH_BEARER, NULL, l->tokens.access_token,
                     &id);
-  if (rc == DHIS2_ERR_REJECTED) {
-    say_error("login: DHIS2 refuses the new token at /api/me; on a 2.42 "
-              "server set oidc.jwt.token.authentication.enabled = on in "
-              "dhis.conf");
+  /* The server answered, and the id_token verified: a refusal is about
+     the token, never "unreachable". */
+  if (rc != DHIS2_OK && dhis2_err_class(rc) != DHIS2_CLASS_UNAVAILABLE) {
+    if (dhis2_oauth2_api_refusal(r->client, l->tokens.access_token, &msg) !=
+        DHIS2_OK)
+      msg = NULL;
+    say_refusal(r, msg);
+    free(msg);
     return EXIT_NOT_LOGGED_IN;
   }
   if (rc != DHIS2_OK)
@@ -296,6 +348,41 @@ static int resolve_user(struct run *r, struct login *l, char **username)
   *username = strdup(id->username);
   dhis2_identity_free(id);
   return *username ? EXIT_OK : EXIT_NOT_LOGGED_IN;
+}
+
+/*
+ * Learns what it must of the server before a flow: its release
+ * (anonymous /api/loginConfig, 2.41+), and from it the scope to ask
+ * DHIS2's own server for when none is configured; refuses what cannot
+ * work (the device flow against DHIS2, /uaa on 2.41.0).
+ */
+static int prepare(struct run *r, struct login *l, enum flow flow)
+{
+  enum dhis2_err rc;
+
+  if (flow == FLOW_DEVICE && r->cfg->oauth2 != DHIS2_OAUTH2_OIDC) {
+    say_error("login: --device needs an identity provider that DHIS2 "
+              "trusts (oauth2 = oidc): DHIS2's own server lists a device "
+              "endpoint, but its clients hold only the authorization_code "
+              "and refresh_token grants; use --no-browser or --paste");
+    return EXIT_USAGE;
+  }
+  if (r->cfg->oauth2 == DHIS2_OAUTH2_OIDC ||
+      (r->cfg->oauth2 == DHIS2_OAUTH2_DHIS2 && r->cfg->scope != NULL))
+    return EXIT_OK;
+  rc = dhis2_oauth2_server_release(r->client, &l->release);
+  if (rc != DHIS2_OK && rc != DHIS2_ERR_UNSUPPORTED)
+    return fail(rc, "asking the server its release (/api/loginConfig)", NULL);
+  if (r->cfg->oauth2 == DHIS2_OAUTH2_UAA) {
+    if (l->release != NULL && strcmp(l->release, "2.41.0") == 0) {
+      say_error("the server is DHIS2 2.41.0, which has no /uaa: upgrade to "
+                "2.41.0.1 or later, or to 2.42+ with oauth2 = dhis2");
+      return EXIT_USAGE;
+    }
+    return EXIT_OK;
+  }
+  r->cfg->scope = strdup(dhis2_oauth2_dhis2_scope_for(l->release));
+  return r->cfg->scope ? EXIT_OK : fail(DHIS2_ERR_NOMEM, "login", NULL);
 }
 
 static int save(struct run *r, struct login *l, const char *username)
@@ -337,11 +424,14 @@ int cmd_login(struct run *r)
   struct login l;
   enum flow flow = r->flow;
   char *username = NULL;
-  char *sub = NULL;
+  char *claimed = NULL; /* the id_token's username claim */
   enum dhis2_err rc;
   int ex;
 
   memset(&l, 0, sizeof(l));
+  ex = prepare(r, &l, flow);
+  if (ex != EXIT_OK)
+    goto out;
   rc = dhis2_oauth2_discover(r->client, r->cfg, &l.ep, l.why, sizeof(l.why));
   if (rc != DHIS2_OK) {
     ex = fail(rc, "the server is not ready for OAuth2 sign-in", l.why);
@@ -354,7 +444,9 @@ int cmd_login(struct run *r)
     goto out;
   }
   if (flow == FLOW_AUTO) {
-    if (l.ep.device_authorization != NULL)
+    /* Spring AS lists a device endpoint DHIS2's clients cannot use. */
+    if (l.ep.device_authorization != NULL &&
+        r->cfg->oauth2 == DHIS2_OAUTH2_OIDC)
       flow = FLOW_DEVICE;
     else if (has_display() && !no_browser_env())
       flow = FLOW_BROWSER;
@@ -376,22 +468,23 @@ int cmd_login(struct run *r)
     break;
   }
   if (ex == EXIT_OK)
-    ex = verify_id_token(r, &l, &sub);
+    ex = verify_id_token(r, &l, &claimed);
   if (ex == EXIT_OK)
     ex = resolve_user(r, &l, &username);
-  /* DHIS2's own server puts the username in sub: both must agree. */
-  if (ex == EXIT_OK && sub != NULL && r->cfg->oauth2 == DHIS2_OAUTH2_DHIS2 &&
-      strcmp(sub, username) != 0) {
+  /* The verified id_token names the user where it can (2.42.5+): DHIS2
+     must agree that the token is that user's. */
+  if (ex == EXIT_OK && claimed != NULL && strcmp(claimed, username) != 0) {
     say_error("login: the id_token is for %s but DHIS2 says the token is "
               "%s's: refused",
-              sub, username);
+              dhis2_log_untrusted(claimed), dhis2_log_untrusted(username));
     ex = EXIT_NOT_LOGGED_IN;
   }
   if (ex == EXIT_OK)
     ex = save(r, &l, username);
 out:
   free(username);
-  free(sub);
+  free(claimed);
+  free(l.release);
   dhis2_tokens_clear(&l.tokens);
   dhis2_oauth2_endpoints_clear(&l.ep);
   dhis2_secret_wipe(&l, sizeof(l));

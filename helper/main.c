@@ -11,6 +11,7 @@
 
 static const char usage_text[] =
     "Usage: dhis2-auth [--profile P] [--config FILE] COMMAND [options]\n"
+    "       (--profile and --config may also follow the command)\n"
     "\n"
     "Commands:\n"
     "  login   sign in to DHIS2 and keep the tokens in your keyring\n"
@@ -42,12 +43,13 @@ static const char *const command_help[][2] = {
      "  --browser     open a browser and wait on 127.0.0.1:redirect_port\n"
      "  --no-browser  print the URL to open instead, and still wait there\n"
      "  --device      device code: a code and a QR code to use on another\n"
-     "                device (offered by identity providers, not DHIS2)\n"
+     "                device (oauth2 = oidc: identity providers offer it;\n"
+     "                DHIS2's own server cannot)\n"
      "  --paste       for a terminal on another machine: open the URL\n"
      "                anywhere, then paste the address the browser ends on\n"
      "  --timeout S   how long to wait for you (default 300)\n"
-     "Without a flag: --device when the server offers it, else --browser\n"
-     "with a display, else --no-browser.\n"},
+     "Without a flag: --device with oauth2 = oidc when the provider offers\n"
+     "it, else --browser with a display, else --no-browser.\n"},
     {"status", "Usage: dhis2-auth status [--json]\n"
                "Exit 0 when signed in (a token, or a refresh token), 1 when "
                "not.\n"},
@@ -149,6 +151,9 @@ static int command_options(struct run *r, const char *cmd, int argc,
       {"paste", no_argument, NULL, 'p'},
       {"timeout", required_argument, NULL, 't'},
       {"json", no_argument, NULL, 'j'},
+      /* as before the command (DESIGN.md 6) */
+      {"profile", required_argument, NULL, 'P'},
+      {"config", required_argument, NULL, 'c'},
       {NULL, 0, NULL, 0},
   };
   bool login = strcmp(cmd, "login") == 0;
@@ -157,7 +162,11 @@ static int command_options(struct run *r, const char *cmd, int argc,
 
   optind = 1;
   while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
-    if (c == 'j' && json_ok) {
+    if (c == 'P') {
+      r->profile = optarg;
+    } else if (c == 'c') {
+      r->config_path = optarg;
+    } else if (c == 'j' && json_ok) {
       r->json = true;
     } else if (login && (c == 'b' || c == 'n' || c == 'd' || c == 'p')) {
       if (r->flow != FLOW_AUTO) {

@@ -1208,7 +1208,9 @@ static enum dhis2_err finish(struct loader *ld, const char *sys)
       goto out;
   }
   rc = DHIS2_ERR_NOMEM;
-  if (cfg->scope == NULL &&
+  /* DHIS2's own server: no default here, the helper picks one by the
+     server's release (dhis2_oauth2_dhis2_scope_for()). */
+  if (cfg->scope == NULL && cfg->oauth2 != DHIS2_OAUTH2_DHIS2 &&
       set_string(&cfg->scope,
                  cfg->oauth2 == DHIS2_OAUTH2_OIDC ? "openid" : "ALL") !=
           DHIS2_OK)

@@ -167,13 +167,18 @@ enum dhis2_err dhis2_oauth2_discover(struct dhis2_client *c,
              url, dhis2_log_untrusted(ep->authorization));
     goto out;
   }
-  /* The issuer baked into tokens comes from server.base.url: a mismatch
-     makes every token fail verification later, so say it now. */
-  if (dhis2 && strcmp(ep->issuer, cfg->url) != 0) {
+  /* The issuer baked into tokens comes from server.base.url (2.42.2+;
+     2.42.5+ appends "/"), or from the request (2.42.0, 2.42.1): one that
+     is not this server's url makes /api refuse every token later, so say
+     it now. */
+  if (dhis2 && !dhis2_oauth2_issuer_is_url(ep->issuer, cfg->url)) {
     snprintf(why, whylen,
-             "the server's issuer is %s, not %s: set "
-             "server.base.url = %s in dhis.conf (or url here to match)",
-             ep->issuer, cfg->url, cfg->url);
+             "the server's issuer is %s, not %s: set server.base.url = %s "
+             "in dhis.conf (DHIS2 2.42.2 and later; 2.42.0 and 2.42.1 take "
+             "the issuer from the address a request came to, so a proxy "
+             "must pass on the host and scheme it was reached with), or "
+             "url here to match",
+             dhis2_log_untrusted(ep->issuer), cfg->url, cfg->url);
     goto out;
   }
   rc = DHIS2_OK;
@@ -182,6 +187,136 @@ out:
     dhis2_oauth2_endpoints_clear(ep);
   json_object_put(root);
   dhis2_http_resp_clear(&resp);
+  free(url);
+  return rc;
+}
+
+bool dhis2_oauth2_issuer_is_url(const char *issuer, const char *url)
+{
+  size_t il;
+  size_t ul;
+
+  if (issuer == NULL || url == NULL)
+    return false;
+  il = strlen(issuer);
+  ul = strlen(url);
+  /* One trailing slash on either side, never more: "https://h/dhis" and
+     "https://h/dhis/" name the same server, "https://h/dhis//" does not. */
+  if (il > 0 && issuer[il - 1] == '/')
+    il--;
+  if (ul > 0 && url[ul - 1] == '/')
+    ul--;
+  return il == ul && il > 0 && strncmp(issuer, url, il) == 0 &&
+         issuer[il - 1] != '/';
+}
+
+/* "2.42.4.1" -> 24204, "2.44-SNAPSHOT" -> 24400; -1 when not a version. */
+static long release_number(const char *v)
+{
+  long part[3] = {0, 0, 0};
+  const char *p = v;
+
+  for (int i = 0; i < 3; i++) {
+    char *end;
+
+    if (*p < '0' || *p > '9')
+      return i >= 2 ? part[0] * 10000 + part[1] * 100 : -1;
+    part[i] = strtol(p, &end, 10);
+    if (part[i] > 99)
+      return -1;
+    p = end;
+    if (*p != '.')
+      return i >= 1 ? part[0] * 10000 + part[1] * 100 + part[2] : -1;
+    p++;
+  }
+  return part[0] * 10000 + part[1] * 100 + part[2];
+}
+
+const char *dhis2_oauth2_dhis2_scope_for(const char *release)
+{
+  long n = release ? release_number(release) : -1;
+
+  /* 2.42.0-2.42.4 find the user by mapping_claim (default email) in the
+     OpenID field: the username scope does nothing there, and email is
+     the user's to ask for (2.42.5 fails the grant without an e-mail).
+     2.42.5+ find the user by the username claim, and the newest code
+     refuses ALL. An unknown answer is taken as a newer server. */
+  if (n >= 0 && n < 24205)
+    return "ALL openid";
+  return "openid username";
+}
+
+enum dhis2_err dhis2_oauth2_server_release(struct dhis2_client *c,
+                                           char **release)
+{
+  enum dhis2_err rc = DHIS2_ERR_NOMEM;
+  struct dhis2_http_resp resp = {0};
+  struct json_object *root = NULL;
+  char *url = dhis2_url_join(c->url, "/api/loginConfig");
+
+  *release = NULL;
+  if (url == NULL)
+    goto out;
+  {
+    struct dhis2_http_req req = {.method = "GET", .url = url};
+
+    rc = dhis2_http_request(&c->http, &req, &resp, c->log);
+  }
+  if (rc != DHIS2_OK)
+    goto out;
+  rc = DHIS2_ERR_UNSUPPORTED; /* before 2.41: 401 or a login page */
+  if (resp.status != 200 ||
+      dhis2_json_parse_object(resp.body, resp.body_len, &root) != DHIS2_OK ||
+      root == NULL)
+    goto out;
+  *release = member(root, "apiVersion");
+  if (*release != NULL)
+    rc = DHIS2_OK;
+out:
+  json_object_put(root);
+  dhis2_http_resp_clear(&resp);
+  free(url);
+  return rc;
+}
+
+enum dhis2_err dhis2_oauth2_api_refusal(struct dhis2_client *c,
+                                        const char *access_token,
+                                        char **message)
+{
+  enum dhis2_err rc = DHIS2_ERR_NOMEM;
+  struct dhis2_http_resp resp = {0};
+  struct json_object *root = NULL;
+  char *url = dhis2_url_join(c->url, "/api/me?fields=username");
+  char *hdr = NULL;
+
+  *message = NULL;
+  if (url == NULL ||
+      asprintf(&hdr, "Authorization: Bearer %s", access_token) < 0) {
+    hdr = NULL;
+    goto out;
+  }
+  {
+    const char *headers[] = {hdr, NULL};
+    struct dhis2_http_req req = {
+        .method = "GET", .url = url, .headers = headers};
+
+    rc = dhis2_http_request(&c->http, &req, &resp, c->log);
+  }
+  if (rc != DHIS2_OK)
+    goto out;
+  rc = DHIS2_ERR_UNSUPPORTED; /* accepted now, or no WebMessage */
+  if (resp.status != 401 && resp.status != 403)
+    goto out;
+  if (dhis2_json_parse_object(resp.body, resp.body_len, &root) != DHIS2_OK ||
+      root == NULL)
+    goto out;
+  *message = member(root, "message");
+  if (*message != NULL)
+    rc = DHIS2_OK;
+out:
+  json_object_put(root);
+  dhis2_http_resp_clear(&resp);
+  dhis2_secret_free(hdr);
   free(url);
   return rc;
 }

@@ -251,9 +251,8 @@ static enum dhis2_err verify_api(struct dhis2_client *c, const char *token,
 
   if (rc == DHIS2_ERR_REJECTED)
     snprintf(why, whylen,
-             "DHIS2 refused it (expired or revoked; DHIS2 2.42 takes its "
-             "own tokens on /api only with "
-             "oidc.jwt.token.authentication.enabled = on)");
+             "DHIS2 refused it (expired or revoked, or not mapped to a "
+             "user: dhis2-auth login says why)");
   else if (rc != DHIS2_OK)
     snprintf(why, whylen, "/api/me: %s", dhis2_strerror(rc));
   return rc;

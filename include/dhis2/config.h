@@ -68,7 +68,8 @@ struct dhis2_config {
   char *issuer;
   char *client_id;
   char *client_secret;
-  char *scope;            /* default "ALL" (dhis2, uaa) or "openid" (oidc) */
+  char *scope; /* default "ALL" (uaa), "openid" (oidc); NULL (dhis2: by
+                  the server's release, dhis2_oauth2_dhis2_scope_for()) */
   unsigned redirect_port; /* default 8765 */
   enum dhis2_token_store token_store;
   enum dhis2_token_validation token_validation;

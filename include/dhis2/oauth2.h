@@ -44,6 +44,42 @@ enum dhis2_err dhis2_oauth2_discover(struct dhis2_client *c,
                                      char *why, size_t whylen);
 
 /*
+ * True when issuer names the server at url: the same string with one
+ * trailing slash ignored on either side (DHIS2 2.42.5+ appends "/" to
+ * server.base.url). Tokens' "iss" is still compared exactly, with the
+ * discovered issuer.
+ */
+bool dhis2_oauth2_issuer_is_url(const char *issuer, const char *url);
+
+/*
+ * The scope dhis2-auth asks DHIS2's own server for when the configuration
+ * sets none, by its release (loginConfig's apiVersion; NULL: unknown):
+ * "openid username" on 2.42.5 and later or unknown, "ALL openid" before.
+ * Never "email" (2.42.5 fails the grant for a user without an e-mail).
+ * A static string.
+ */
+const char *dhis2_oauth2_dhis2_scope_for(const char *release);
+
+/*
+ * GET /api/loginConfig without credentials (anonymous on 2.41+): its
+ * apiVersion ("2.42.5", "2.44-SNAPSHOT") into *release (NULL on entry,
+ * malloc'd). DHIS2_ERR_UNSUPPORTED when the server does not say (before
+ * 2.41); transport errors as dhis2_http_request(). One request.
+ */
+enum dhis2_err dhis2_oauth2_server_release(struct dhis2_client *c,
+                                           char **release);
+
+/*
+ * Why /api refuses access_token: GET /api/me with it as Bearer, and the
+ * "message" of a 401/403 WebMessage into *message (NULL on entry,
+ * malloc'd, text from the server: filter it before printing).
+ * DHIS2_ERR_UNSUPPORTED when the reply carries none. One request.
+ */
+enum dhis2_err dhis2_oauth2_api_refusal(struct dhis2_client *c,
+                                        const char *access_token,
+                                        char **message);
+
+/*
  * True when url may be handed to a browser (or xdg-open): it starts with
  * "https://", or "http://" to a loopback host with cfg->allow_http, and
  * passes dhis2_http_check_url(). Such a URL can never be read as an

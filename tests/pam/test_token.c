@@ -315,6 +315,65 @@ Test(token, a_symlinked_record_is_refused)
 
 /* --- jwks ---------------------------------------------------------------- */
 
+/* --- per release ----------------------------------------------------------
+ */
+
+/* The emulator as DHIS2 release v with /api taking the server's own JWTs:
+   2.42.5+ as it ships; 2.42.4 with the JWT filter on and a mapping claim
+   its tokens carry (sub, the users' OpenID being their usernames). */
+static void release_is(const char *v)
+{
+  char body[64];
+  const char *sw = strcmp(v, "2.42.4") == 0
+                       ? "{\"jwt_bearer\":true,\"mapping_claim\":\"sub\","
+                         "\"openid_field\":\"username\"}"
+                       : "{\"jwt_bearer\":false}";
+
+  snprintf(body, sizeof(body), "{\"version\":\"%s\"}", v);
+  cr_assert_eq(emu_ctl(emu, "POST", "/version", body, NULL), 200);
+  cr_assert_eq(emu_ctl(emu, "POST", "/oauth2", sw, NULL), 200);
+}
+
+/* The token passes with either validation on each 2.42 release: 2.42.5+
+   put a "/" after the issuer (server.base.url + "/"), which the url in
+   the configuration need not have. */
+static void passes_on_release(const char *v)
+{
+  const char *modes[] = {"token_validation=jwks require_group=LinuxAdmGrp",
+                         "token_validation=api require_group=LinuxAdmGrp"};
+
+  release_is(v);
+  for (size_t i = 0; i < 2; i++) {
+    time_t exp;
+    char *t = mint("alice", NULL, &exp);
+    struct pt_run r;
+
+    plant("alice", t, exp);
+    service(modes[i]);
+    pt_run(pt, me, NULL, &r);
+    cr_assert_eq(r.auth, PAM_SUCCESS, "%s, %s: %s", v, modes[i], pt_logged());
+    cr_assert_eq(r.acct, PAM_SUCCESS);
+    cr_assert_str_eq(r.env_username, "alice");
+    pt_run_clear(&r);
+    free(t);
+  }
+}
+
+Test(token, passes_on_2_42_4)
+{
+  passes_on_release("2.42.4");
+}
+
+Test(token, passes_on_2_42_5)
+{
+  passes_on_release("2.42.5");
+}
+
+Test(token, passes_on_master)
+{
+  passes_on_release("master");
+}
+
 Test(token, jwks_asks_nothing_once_the_keys_are_cached)
 {
   time_t exp;

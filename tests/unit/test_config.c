@@ -346,7 +346,7 @@ static const struct key_case key_cases[] = {
     {"client_id", "(none)", "dhis2-auth", "dhis2-auth", "other", "other"},
     {"client_secret", "(none)", "s3cr3t-in-file", "s3cr3t-in-file",
      "s3cr3t-in-arg", "s3cr3t-in-arg"},
-    {"scope", "ALL", "openid email", "openid email", "ALL", "ALL"},
+    {"scope", "(none)", "openid email", "openid email", "ALL", "ALL"},
     {"redirect_port", "8765", "9000", "9000", "65535", "65535"},
     {"token_store", "auto", "keyring", "keyring", "file", "file"},
     {"token_validation", "auto", "api", "api", "jwks", "jwks"},
@@ -940,9 +940,15 @@ Test(config, profile_name_with_a_slash_is_refused)
   assert_err_has("profile: invalid name 'a/b'");
 }
 
-Test(config, scope_defaults_to_openid_for_oidc_and_all_otherwise)
+Test(config, scope_defaults_to_openid_for_oidc_all_for_uaa_none_for_dhis2)
 {
   struct dhis2_config *cfg = NULL;
+
+  /* DHIS2's own server: the helper picks by the server's release. */
+  cr_assert_eq(load_text("url = " URL "\n", 0, NULL, &cfg), DHIS2_OK, "%s",
+               err);
+  cr_expect_null(cfg->scope);
+  dhis2_config_free(cfg);
 
   cr_assert_eq(load_text("url = " URL "\noauth2 = oidc\n", 0, NULL, &cfg),
                DHIS2_OK, "%s", err);

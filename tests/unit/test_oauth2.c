@@ -45,6 +45,37 @@ Test(pkce, random_strings_use_the_verifier_alphabet_and_differ)
   cr_assert_str_neq(a, b);
 }
 
+Test(issuer, names_the_url_with_one_trailing_slash_ignored)
+{
+  /* 2.42.4: server.base.url as is; 2.42.5+: with "/" appended. */
+  cr_expect(dhis2_oauth2_issuer_is_url("https://h/dhis", "https://h/dhis"));
+  cr_expect(dhis2_oauth2_issuer_is_url("https://h/dhis/", "https://h/dhis"));
+  cr_expect(dhis2_oauth2_issuer_is_url("https://h/dhis", "https://h/dhis/"));
+  cr_expect(dhis2_oauth2_issuer_is_url("https://h/", "https://h"));
+  cr_expect_not(
+      dhis2_oauth2_issuer_is_url("https://h/dhis//", "https://h/dhis"));
+  cr_expect_not(
+      dhis2_oauth2_issuer_is_url("https://h/dhis", "https://h/dhis2"));
+  cr_expect_not(dhis2_oauth2_issuer_is_url("http://h/dhis", "https://h/dhis"));
+  cr_expect_not(dhis2_oauth2_issuer_is_url("/", "/"));
+  cr_expect_not(dhis2_oauth2_issuer_is_url(NULL, "https://h"));
+}
+
+Test(scope, default_follows_the_release_and_never_asks_for_email)
+{
+  cr_expect_str_eq(dhis2_oauth2_dhis2_scope_for("2.42.0"), "ALL openid");
+  cr_expect_str_eq(dhis2_oauth2_dhis2_scope_for("2.42.4"), "ALL openid");
+  cr_expect_str_eq(dhis2_oauth2_dhis2_scope_for("2.42.4.1"), "ALL openid");
+  cr_expect_str_eq(dhis2_oauth2_dhis2_scope_for("2.42.5"), "openid username");
+  cr_expect_str_eq(dhis2_oauth2_dhis2_scope_for("2.42.10"), "openid username");
+  cr_expect_str_eq(dhis2_oauth2_dhis2_scope_for("2.43.0"), "openid username");
+  cr_expect_str_eq(dhis2_oauth2_dhis2_scope_for("2.44-SNAPSHOT"),
+                   "openid username");
+  /* Unknown: taken as newer. */
+  cr_expect_str_eq(dhis2_oauth2_dhis2_scope_for(NULL), "openid username");
+  cr_expect_str_eq(dhis2_oauth2_dhis2_scope_for("x"), "openid username");
+}
+
 Test(state, comparison_is_exact)
 {
   cr_assert(dhis2_oauth2_equal_ct("abc", "abc"));

@@ -18,7 +18,9 @@ const { Store, createProvider, settleDeviceCode } = require('./oidc');
 const REDIRECT = 'http://127.0.0.1:8765/callback';
 const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 const IDP_PREFIX = '/realms/dhis2';
-const MAIN_SCOPES = ['ALL', 'openid', 'offline_access', 'email', 'username'];
+const MAIN_SCOPES = ['ALL', 'openid', 'offline_access', 'profile', 'email', 'username'];
+// The scopes the newest DHIS2 code lets a client ask for (ALL refused).
+const NEWEST_SCOPES = ['openid', 'profile', 'username', 'email'];
 const IDP_SCOPES = ['openid', 'offline_access', 'email', 'profile', 'ALL'];
 const HTML = { 'Content-Type': 'text/html;charset=UTF-8', 'Cache-Control': 'no-store' };
 
@@ -65,7 +67,20 @@ const DEFAULTS = {
   // oidc.jwt.token.authentication.enabled: off by default, as in DHIS2
   // (the JWT filter is only added when it is on).
   jwt_bearer: false,
-  username_claim: 'always', // 'scope': only with the "username" scope (master)
+  // The "username" claim: 'profile' as the release does (2.42.5+: only
+  // with the "username" scope; before: never), 'scope' (2.42.5+'s rule on
+  // any 2.42 profile), 'always'.
+  username_claim: 'profile',
+  // dhis.conf server.base.url: null is the emulator's own URL. The issuer
+  // is built from it on 2.42.2+ (see issuerFor).
+  base_url: null,
+  // oidc.provider.dhis2.mapping_claim (2.42.0-2.42.4: how /api finds the
+  // user of one of our own JWTs, through the user's OpenID field).
+  mapping_claim: 'email',
+  // What the administrator stored in each user's OpenID field: 'email'
+  // (the user's e-mail, or the username where there is none, as 2.42.0-
+  // 2.42.4 put the username in the email claim then), or 'username'.
+  openid_field: 'email',
   bad_token: null,
   alg: 'RS256',
   access_ttl: null, // null: 300 s (Spring AS, the IdP), 43200 s (uaa)
@@ -139,9 +154,12 @@ class OAuth2 {
     this.mod = mod;
     this.log = env.log;
     const host = urlHost(env.host);
-    this.issuer = `${env.scheme}://${host}:${env.port}`;
+    // The URL clients reach the emulator at; the issuer follows the
+    // profile (issuerFor).
+    this.origin = `${env.scheme}://${host}:${env.port}`;
+    this.issuer = this.origin;
     this.idpIssuer = `${env.scheme}://${host}:${env.idpPort}${IDP_PREFIX}`;
-    this.resource = `${this.issuer}/api`;
+    this.resource = `${this.origin}/api`;
     this.idpResource = `${this.idpIssuer}/api`;
     this.initialKeys = keys;
     this.stores = { main: new Store(), idp: new Store() };
@@ -160,7 +178,49 @@ class OAuth2 {
     this.revokedJti = new Set();
     this.polls = new Map(); // device_code -> { last, interval }
     this.idpRequests = [];
+    this.issuer = this.origin;
     this.rebuild();
+  }
+
+  // The issuer as the profile's release sets it (AuthorizationServerConfig
+  // authorizationServerSettings()): 2.42.0 and 2.42.1 leave it to Spring AS,
+  // which takes it from the request (here: the emulator's own URL); 2.42.2
+  // to 2.42.4 server.base.url; 2.42.5+ server.base.url plus "/".
+  issuerFor(state) {
+    const base = this.settings.base_url ?? this.origin;
+    if (!state.atLeast('2.42.2')) return this.origin;
+    if (!state.atLeast('2.42.5')) return base;
+    return base.endsWith('/') ? base : `${base}/`;
+  }
+
+  // Rebuilds the authorization server when the profile (or base_url) moved
+  // its issuer: oidc-provider takes the issuer once, at construction.
+  syncIssuer(state) {
+    const issuer = this.issuerFor(state);
+    if (issuer === this.issuer) return;
+    this.issuer = issuer;
+    this.rebuild();
+  }
+
+  // The claims the token customizer adds for the granted scopes, on the
+  // profile's release (AuthorizationServerConfig tokenCustomizer()), to the
+  // access token and the id_token alike. 2.42.0-2.42.4: "email" only, the
+  // username standing in for a missing e-mail. 2.42.5+: "email" fails the
+  // whole grant for a user without one; "username" with its scope.
+  scopeClaims(user, sub, granted) {
+    const { state } = this.env;
+    const s = this.settings;
+    const out = {};
+    const newer = state.atLeast('2.42.5');
+    if (granted.includes('email')) {
+      if (user && user.email) out.email = user.email;
+      else if (newer) throw new Error("User has no email address, cannot include 'email' claim");
+      else out.email = sub;
+    }
+    const username = s.username_claim === 'always' ||
+      (granted.includes('username') && (s.username_claim === 'scope' || newer));
+    if (username) out.username = sub;
+    return out;
   }
 
   // Keys a verifier accepts and the JWKS publishes: current first.
@@ -200,8 +260,8 @@ class OAuth2 {
       interactionUrl: (uid) => `/oauth2/interaction/${uid}`,
       resource: this.resource,
       rsScope: MAIN_SCOPES.join(' '),
-      scopes: ['openid', 'offline_access', 'email', 'username'],
-      claims: { openid: ['sub'], email: ['email', 'email_verified'], username: ['username'] },
+      scopes: ['openid', 'offline_access', 'profile', 'email', 'username'],
+      claims: { openid: ['sub'], profile: [], email: ['email'], username: ['username'] },
       ttl: {
         // Spring AS TokenSettings defaults: access 5 min, refresh 60 min,
         // code 5 min; id_token 30 min (JwtGenerator).
@@ -220,11 +280,9 @@ class OAuth2 {
         if (!user) return undefined;
         return {
           accountId: id,
-          claims: async () => ({
-            sub: id,
-            username: id,
-            ...(user.email ? { email: user.email, email_verified: !!user.emailVerified } : {}),
-          }),
+          // Spring AS puts no scope claims in the id_token itself: the
+          // token customizer adds them (scopeClaims, armTokenTransform).
+          claims: async () => ({ sub: id }),
         };
       },
       // Shapes the access token like Spring AS's JwtGenerator: iss, sub,
@@ -235,8 +293,7 @@ class OAuth2 {
         p.aud = [].concat(p.aud);
         p.nbf = p.iat;
         p.scope = p.scope ? p.scope.split(' ') : [];
-        const granted = p.scope;
-        if (s.username_claim === 'always' || granted.includes('username')) p.username = p.sub;
+        Object.assign(p, this.scopeClaims(fixture.users.get(p.sub), p.sub, p.scope));
         t.header = { typ: undefined };
       },
       deviceFlow: false,
@@ -335,6 +392,9 @@ class OAuth2 {
         p.startsWith('/oauth2/') || p === '/userinfo' ||
         p === '/connect/logout' || p === '/connect/register';
     }
+    // 2.41.0 dropped the legacy server; 2.41.0.1 brought it back (a line
+    // profile is its first release).
+    if (ctx.state.version === '2.41') return false;
     return p === '/uaa/oauth/authorize' || p === '/uaa/oauth/token' || p === '/uaa/login';
   }
 
@@ -357,6 +417,7 @@ class OAuth2 {
     }
     // Without oauth2.server.enabled none of this is mounted.
     if (!s.enabled) return h.sendWebMessage(res, 404, 'Not Found');
+    this.syncIssuer(ctx.state);
     if (path.startsWith('/.well-known/')) {
       if (!s.discovery) return h.sendWebMessage(res, 404, 'Not Found');
       const [, query = ''] = req.url.split('?');
@@ -364,6 +425,9 @@ class OAuth2 {
       capture(res, jsonTransform((j, status) => {
         if (status !== 200) return null;
         if (!s.jwks) delete j.jwks_uri;
+        // Spring AS's discovery always lists the device endpoint, though
+        // no client DHIS2 registers can hold the grant.
+        j.device_authorization_endpoint = `${this.origin}/oauth2/device_authorization`;
         if (s.authorization_endpoint != null) {
           j.authorization_endpoint = s.authorization_endpoint;
         }
@@ -375,6 +439,7 @@ class OAuth2 {
     if (path.startsWith('/oauth2/interaction/')) return this.interaction(ctx, 'main');
     if (path === '/userinfo') return this.userinfo(ctx, 'main');
     if (path === '/connect/register') return h.sendWebMessage(res, 404, 'Not Found');
+    if (path === '/oauth2/device_authorization') return this.deviceRefused(ctx);
     if (path === '/connect/logout') this.fixLogoutHint(ctx);
 
     if (path === '/oauth2/authorize') {
@@ -386,6 +451,16 @@ class OAuth2 {
         return h.sendJson(res, 400, { error: 'invalid_request',
           error_description: `localhost is not allowed for the redirect_uri (${ru}). ` +
             'Use the IP literal (127.0.0.1) instead.' });
+      }
+      const asked = String(ctx.query.get('scope') || '').split(' ').filter(Boolean);
+      const bad = asked.find((x) => !NEWEST_SCOPES.includes(x));
+      if (ctx.state.version === 'master' && bad && ru) {
+        // The newest code allows only openid profile username email.
+        const back = new URL(ru);
+        back.searchParams.set('error', 'invalid_scope');
+        back.searchParams.set('error_description', `OAuth 2.0 Parameter: scope (${bad})`);
+        if (ctx.query.get('state')) back.searchParams.set('state', ctx.query.get('state'));
+        return h.send(res, 302, '', { Location: back.toString() });
       }
     }
 
@@ -414,6 +489,20 @@ class OAuth2 {
       if (path === '/oauth2/token') this.armTokenTransform(res, 'main');
     }
     return this.pass('main', req, res, ctx.body);
+  }
+
+  // POST /oauth2/device_authorization: Spring AS checks the client first
+  // (a public client cannot authenticate here), then the grant, which no
+  // client registered through DHIS2 holds.
+  deviceRefused(ctx) {
+    const form = querystring.parse(ctx.body.toString('utf8'));
+    const client = this.clientAuth('main', ctx.req, form);
+    const noStore = { 'Cache-Control': 'no-store' };
+    if (ctx.req.method !== 'POST') return h.sendWebMessage(ctx.res, 405, 'Method Not Allowed');
+    if (!client || !client.ok || client.method === 'none') {
+      return h.sendJson(ctx.res, 401, { error: 'invalid_client' }, noStore);
+    }
+    return h.sendJson(ctx.res, 400, { error: 'unauthorized_client' }, noStore);
   }
 
   // oidc-provider reads the client from a string `aud` in id_token_hint;
@@ -533,7 +622,16 @@ class OAuth2 {
         const key = d && this.keyList('main').find((k) => k.kid === d.header.kid);
         if (key) {
           const aud = [].concat(d.payload.aud);
-          j.id_token = jwt.sign(d.header, { ...d.payload, aud, azp: aud[0] }, key);
+          // The customizer's claims, as on the access token.
+          const at = jwt.decode(j.access_token);
+          const extra = {};
+          for (const c of ['email', 'username']) {
+            if (at && at.payload[c] != null) extra[c] = at.payload[c];
+          }
+          const p = { ...d.payload, aud, azp: aud[0], ...extra };
+          if (!extra.email) delete p.email;
+          delete p.email_verified;
+          j.id_token = jwt.sign(d.header, p, key);
         }
       }
       if (!mode) return j;
@@ -725,9 +823,12 @@ class OAuth2 {
     const s = this.settings;
     const d = jwt.decode(token);
     if (!state.atLeast('2.42')) {
-      // The legacy resource filter reads its own opaque tokens; JWTs from
-      // an external provider only with JWT authentication on.
-      if (!d || !s.jwt_bearer) {
+      // Up to 2.41 a server takes UAA tokens or JWTs, never both: with
+      // oidc.jwt.token.authentication.enabled the JWT filter replaces the
+      // legacy resource filter. 2.41.0 has no /uaa at all: no filter reads
+      // opaque tokens, and the request goes on as anonymous.
+      if (!s.jwt_bearer) {
+        if (state.version === '2.41') return null;
         const r = uaa.lookup(this.uaaState, token);
         if (r.error) {
           h.sendJson(ctx.res, 401, { error: 'invalid_token', error_description: r.error }, {
@@ -737,10 +838,15 @@ class OAuth2 {
         }
         return this.userFor(ctx, r.username, 'username', r.username);
       }
+    } else {
+      this.syncIssuer(state);
     }
-    // Without oidc.jwt.token.authentication.enabled there is no JWT filter:
-    // the header is ignored and the request goes on as anonymous.
-    if (!s.jwt_bearer) return null;
+    // The JWT filter is there with oidc.jwt.token.authentication.enabled,
+    // and on 2.42.5+ also with oauth2.server.enabled alone (the built-in
+    // provider for the server's own tokens). Without it the header is
+    // ignored and the request goes on as anonymous.
+    const internal = state.atLeast('2.42.5') && s.enabled;
+    if (!s.jwt_bearer && !internal) return null;
     // Dhis2JwtAuthenticationManagerResolver: pick the provider by the
     // token's issuer, decode with that issuer's keys, check the audience,
     // then find the user through the provider's mapping claim.
@@ -748,7 +854,8 @@ class OAuth2 {
     if (!d) return this.bearerFail(ctx, 'Invalid JWT serialization: Missing dot delimiter(s)');
     if (typeof d.payload.iss !== 'string') return this.bearerFail(ctx, 'Missing issuer');
     const idp = d.payload.iss === this.idpIssuer;
-    if (!idp && d.payload.iss !== this.issuer) return this.bearerFail(ctx, 'Invalid issuer');
+    const own = state.atLeast('2.42') && d.payload.iss === this.issuer;
+    if (!idp && !own) return this.bearerFail(ctx, 'Invalid issuer');
     const v = jwt.verify(token, idp
       ? { keys: this.keyList('idp'), issuer: this.idpIssuer, audiences: s.idp_audiences }
       : { keys: this.keyList('main'), issuer: this.issuer, audMode: 'all',
@@ -763,20 +870,41 @@ class OAuth2 {
       }[v.error] || `${pre}${v.error}`;
       return this.bearerFail(ctx, msg);
     }
-    const claim = idp ? s.idp_mapping_claim : 'username';
+    // Our own tokens: 2.42.5+ the built-in provider maps by "username";
+    // 2.42.0-2.42.4 the configured provider's mapping_claim, always
+    // through the user's OpenID field (getUserByOpenId).
+    let claim;
+    let byOpenId;
+    if (idp) {
+      claim = s.idp_mapping_claim;
+      byOpenId = claim === 'email';
+    } else if (state.atLeast('2.42.5')) {
+      claim = 'username';
+      byOpenId = false;
+    } else {
+      claim = s.mapping_claim;
+      byOpenId = true;
+    }
     const value = v.payload[claim];
     let user;
-    if (claim === 'username') {
-      user = typeof value === 'string' ? ctx.fixture.users.get(value) : undefined;
-    } else if (claim === 'email') {
-      // getUserByOpenId: the fixture has no OpenID field, so a user's email
-      // stands in for it (an administrator would set OpenID = email).
-      user = [...ctx.fixture.users.values()].find((u) =>
-        typeof value === 'string' && (u.openId ?? u.email) === value);
+    if (typeof value !== 'string') {
+      user = undefined;
+    } else if (byOpenId) {
+      user = [...ctx.fixture.users.values()].find((u) => this.openIdOf(u) === value);
+    } else if (claim === 'username') {
+      user = ctx.fixture.users.get(value);
     } else {
       return this.bearerFail(ctx, 'Invalid mapping claim');
     }
     return this.userFor(ctx, user && user.username, claim, value);
+  }
+
+  // A user's OpenID field: the fixture has none, so openid_field says what
+  // the administrator stored there (the e-mail, or the username where
+  // there is none; or the username).
+  openIdOf(u) {
+    if (u.openId != null) return u.openId;
+    return this.settings.openid_field === 'username' ? u.username : (u.email || u.username);
   }
 
   userFor(ctx, username, claim, value) {
@@ -952,18 +1080,24 @@ class OAuth2 {
         if (err) return bad(err);
         const clientId = body.client_id || 'dhis2-auth';
         const now = Math.floor(Date.now() / 1000);
+        const { state } = this.env;
+        if (state.atLeast('2.42')) this.syncIssuer(state);
+        // What a client asks for by default on this release (dhis2-auth's
+        // default scope): what /api needs to find the user.
+        const scope = state.atLeast('2.42.5') ? ['openid', 'username'] : ['ALL', 'openid', 'email'];
         const iat = now + (body.exp_in < 0 ? body.exp_in - 60 : 0);
         const p = {
           iss: this.issuer,
           sub: body.username,
           aud: [clientId],
           nbf: iat,
-          scope: ['ALL', 'openid'],
+          scope,
           iat,
           exp: now + (body.exp_in ?? (this.settings.access_ttl ?? 300)),
           jti: crypto.randomUUID(),
         };
-        if (this.settings.username_claim === 'always') p.username = body.username;
+        Object.assign(p, this.scopeClaims(this.env.fixture.users.get(body.username),
+          body.username, scope));
         const key = this.keys.main.current[this.settings.alg];
         let t = jwt.sign({ alg: key.alg, kid: key.kid }, p, key);
         if (body.spoil) t = this.spoil(t, body.spoil, 'access_token', 'main');
@@ -1025,7 +1159,18 @@ class OAuth2 {
           if (!['email', 'username'].includes(v)) return 'idp_mapping_claim: email or username';
           break;
         case 'username_claim':
-          if (!['always', 'scope'].includes(v)) return 'username_claim: always or scope';
+          if (!['profile', 'always', 'scope'].includes(v)) return 'username_claim: profile, always or scope';
+          break;
+        case 'base_url':
+          if (v !== null && !(typeof v === 'string' && /^https?:\/\/[^/]/.test(v))) {
+            return 'base_url: null or an http(s) URL';
+          }
+          break;
+        case 'mapping_claim':
+          if (!['email', 'sub', 'username'].includes(v)) return 'mapping_claim: email, sub or username';
+          break;
+        case 'openid_field':
+          if (!['email', 'username'].includes(v)) return 'openid_field: email or username';
           break;
         case 'authorization_endpoint':
           if (v !== null && typeof v !== 'string') return 'authorization_endpoint: null or a string';

@@ -111,7 +111,7 @@ async function authorize(o) {
     response_type: 'code',
     client_id: o.client,
     redirect_uri: o.redirect_uri || 'http://127.0.0.1:8765/callback',
-    scope: o.scope || 'ALL openid',
+    scope: o.scope || 'ALL openid email',
     state: o.state || crypto.randomBytes(8).toString('hex'),
     code_challenge: o.challenge,
     code_challenge_method: 'S256',

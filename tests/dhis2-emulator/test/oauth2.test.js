@@ -23,9 +23,10 @@ function token(params, opts = {}) {
   return k.post(`${emu.url}/oauth2/token`, params, opts);
 }
 
-// The whole flow for one client; returns the token response and more.
+// The whole flow for one client; returns the token response and more. The
+// default profile is 2.42.0, whose /api finds the user by the email claim.
 async function codeFlow({ client = 'dhis2-auth-basic', user = 'alice',
-  password = 'Alice-pw-1', scope = 'ALL openid', redirect = CB, nonce } = {}) {
+  password = 'Alice-pw-1', scope = 'ALL openid email', redirect = CB, nonce } = {}) {
   const { verifier, challenge } = k.pkce();
   const a = await k.authorize({ base: emu.url, client, scope, challenge, nonce,
     username: user, password, redirect_uri: redirect });
@@ -59,7 +60,14 @@ test('discovery: endpoints on DHIS2 paths, issuer = base URL, S256 only',
     assert.equal(d.userinfo_endpoint, `${emu.url}/userinfo`);
     assert.deepEqual(d.code_challenge_methods_supported, ['S256']);
     assert.deepEqual(d.grant_types_supported, ['authorization_code', 'refresh_token']);
-    assert.equal(d.device_authorization_endpoint, undefined);
+    // Spring AS always lists it; no client DHIS2 registers holds the grant.
+    assert.equal(d.device_authorization_endpoint, `${emu.url}/oauth2/device_authorization`);
+    const pub = await k.post(d.device_authorization_endpoint, { client_id: 'dhis2-auth', scope: 'openid' });
+    assert.equal(pub.status, 401);
+    assert.equal(pub.json.error, 'invalid_client');
+    const conf = await k.post(d.device_authorization_endpoint, { scope: 'openid' }, { basic: BASIC });
+    assert.equal(conf.status, 400);
+    assert.equal(conf.json.error, 'unauthorized_client');
     const as = await emu.request('/.well-known/oauth-authorization-server');
     assert.equal(as.json.issuer, emu.url);
     const jwks = await emu.request('/oauth2/jwks');
@@ -115,9 +123,10 @@ test('code flow (client_secret_basic): login, consent, redirect, tokens', async 
   assert.equal(at.header.typ, undefined);
   assert.equal(at.payload.iss, emu.url);
   assert.equal(at.payload.sub, 'alice');
-  assert.equal(at.payload.username, 'alice');
+  assert.equal(at.payload.email, 'alice@example.org');
+  assert.equal(at.payload.username, undefined, '2.42.0 has no username claim');
   assert.deepEqual(at.payload.aud, ['dhis2-auth-basic']);
-  assert.deepEqual(at.payload.scope, ['ALL', 'openid']);
+  assert.deepEqual(at.payload.scope, ['ALL', 'openid', 'email']);
   assert.equal(at.payload.nbf, at.payload.iat);
   assert.equal(at.payload.exp - at.payload.iat, 300);
   const id = k.decodeJwt(t.id_token);
@@ -343,18 +352,85 @@ test('access_ttl sets expires_in and exp', async () => {
   assert.equal(p.exp - p.iat, 60);
 });
 
-test('username_claim=scope: no username claim, so DHIS2 finds no user', async () => {
-  await emu.ctl('POST', '/oauth2', { jwt_bearer: true, username_claim: 'scope' });
-  const plain = (await codeFlow()).r.json.access_token;
-  assert.equal(k.decodeJwt(plain).payload.username, undefined);
-  const r = await me(plain);
-  assert.equal(r.status, 401);
-  assert.equal(r.json.message,
-    "Found no matching DHIS2 user for the mapping claim: 'username' with the value: 'null'");
-  const withScope = (await codeFlow({ scope: 'ALL openid username' })).r.json.access_token;
-  assert.equal(k.decodeJwt(withScope).payload.username, 'alice');
-  assert.equal((await me(withScope)).status, 200);
+test('2.42.5: the username claim only with its scope; /api maps by it without jwt_bearer',
+  async () => {
+    await emu.ctl('POST', '/version', { version: '2.42.5' });
+    const plain = (await codeFlow({ scope: 'openid' })).r.json;
+    assert.equal(k.decodeJwt(plain.access_token).payload.username, undefined);
+    const r = await me(plain.access_token);
+    assert.equal(r.status, 401);
+    assert.equal(r.json.message,
+      "Found no matching DHIS2 user for the mapping claim: 'username' with the value: 'null'");
+    const withScope = (await codeFlow({ scope: 'openid username' })).r.json;
+    assert.equal(k.decodeJwt(withScope.access_token).payload.username, 'alice');
+    assert.equal(k.decodeJwt(withScope.id_token).payload.username, 'alice');
+    assert.equal((await me(withScope.access_token)).status, 200);
+  });
+
+test('2.42.0-2.42.4: no username claim; /api maps mapping_claim through the OpenID field',
+  async () => {
+    await emu.ctl('POST', '/version', { version: '2.42.4' });
+    await emu.ctl('POST', '/oauth2', { jwt_bearer: true });
+    const plain = (await codeFlow({ scope: 'ALL openid username' })).r.json.access_token;
+    assert.equal(k.decodeJwt(plain).payload.username, undefined);
+    const r = await me(plain);
+    assert.equal(r.json.message,
+      "Found no matching DHIS2 user for the mapping claim: 'email' with the value: 'null'");
+    // A user with no e-mail gets the username in the email claim.
+    const bob = (await codeFlow({ user: 'bob', password: 'Bob-pw-1' })).r.json.access_token;
+    assert.equal(k.decodeJwt(bob).payload.email, 'bob');
+    assert.equal((await me(bob)).json.username, 'bob');
+    await emu.ctl('POST', '/oauth2', { mapping_claim: 'sub', openid_field: 'username' });
+    assert.equal((await me(plain)).json.username, 'alice');
+  });
+
+test('2.42.5: the email scope fails the grant for a user without an e-mail', async () => {
+  await emu.ctl('POST', '/version', { version: '2.42.5' });
+  const { r } = await codeFlow({ user: 'bob', password: 'Bob-pw-1', scope: 'openid email' });
+  assert.notEqual(r.status, 200);
+  assert.equal(r.json.access_token, undefined);
 });
+
+test('issuer per release: the request, server.base.url, then base url plus "/"', async () => {
+  const iss = async () => (await emu.request('/.well-known/openid-configuration')).json.issuer;
+  await emu.ctl('POST', '/oauth2', { base_url: 'https://dhis.example.org' });
+  assert.equal(await iss(), emu.url, '2.42.0: from the request');
+  await emu.ctl('POST', '/version', { version: '2.42.4' });
+  assert.equal(await iss(), 'https://dhis.example.org');
+  await emu.ctl('POST', '/version', { version: '2.42.5' });
+  assert.equal(await iss(), 'https://dhis.example.org/');
+  await emu.ctl('POST', '/oauth2', { base_url: null });
+  assert.equal(await iss(), `${emu.url}/`);
+  const t = (await codeFlow({ scope: 'openid username' })).r.json;
+  assert.equal(k.decodeJwt(t.access_token).payload.iss, `${emu.url}/`);
+  assert.equal(k.decodeJwt(t.id_token).payload.iss, `${emu.url}/`);
+  assert.equal((await me(t.access_token)).json.username, 'alice');
+});
+
+test('master refuses the scope ALL at the authorization endpoint', async () => {
+  await emu.ctl('POST', '/version', { version: 'master' });
+  const { challenge } = k.pkce();
+  const a = await k.authorize({ base: emu.url, client: 'dhis2-auth', scope: 'ALL openid',
+    challenge, username: 'alice', password: 'Alice-pw-1', state: 'st' });
+  assert.equal(a.params.get('error'), 'invalid_scope');
+  assert.equal(a.params.get('state'), 'st');
+  const ok = (await codeFlow({ scope: 'openid profile username' })).r.json;
+  assert.equal((await me(ok.access_token)).json.username, 'alice');
+});
+
+test('up to 2.41 a server takes UAA tokens or JWTs, never both; 2.41.0 has no /uaa',
+  async () => {
+    await emu.ctl('POST', '/version', { version: '2.41' });
+    const none = await emu.request('/uaa/oauth/token', { method: 'POST' });
+    assert.deepEqual(none.json, webMessage(401, 'Unauthorized'));
+    await emu.ctl('POST', '/version', { version: '2.40' });
+    const opaque = '0b8f8d5e-7f0e-4a8e-9d3c-6c1e1f2a3b4c';
+    const uaaOnly = await me(opaque);
+    assert.equal(uaaOnly.json.error, 'invalid_token', 'the legacy filter reads it');
+    await emu.ctl('POST', '/oauth2', { jwt_bearer: true });
+    const jwtOnly = await me(opaque);
+    assert.equal(jwtOnly.json.message, 'Invalid JWT serialization: Missing dot delimiter(s)');
+  });
 
 test('over TLS: https issuer, the flow and the JWT on /api/me', async () => {
   const tls = await start({ tls: true });
