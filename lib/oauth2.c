@@ -19,10 +19,11 @@
 #include "dhis2/log.h"
 #include "dhis2/oauth2.h"
 #include "dhis2/secret.h"
+#include "oauth2_internal.h"
 
-/* Each connection to the loopback receiver: its request head's cap, and
-   how long it may take. LOOPBACK_CONNS are served at once. */
-#define LOOPBACK_MAX_REQUEST 8192
+/* Each connection to the loopback receiver: how long it may take (its
+   request head's cap is in oauth2_internal.h). LOOPBACK_CONNS are served
+   at once. */
 #define LOOPBACK_CONN_TIMEOUT 10
 #define LOOPBACK_CONNS 8
 
@@ -82,55 +83,20 @@ static enum dhis2_err uaa_endpoints(const struct dhis2_config *cfg,
   return DHIS2_OK;
 }
 
-enum dhis2_err dhis2_oauth2_discover(struct dhis2_client *c,
-                                     const struct dhis2_config *cfg,
-                                     struct dhis2_oauth2_endpoints *ep,
-                                     char *why, size_t whylen)
+enum dhis2_err dhis2_oauth2_discovery_parse(const struct dhis2_config *cfg,
+                                            const char *url, const char *body,
+                                            size_t len,
+                                            struct dhis2_oauth2_endpoints *ep,
+                                            char *why, size_t whylen)
 {
-  enum dhis2_err rc = DHIS2_ERR_NOMEM;
+  enum dhis2_err rc;
   bool dhis2 = cfg->oauth2 == DHIS2_OAUTH2_DHIS2;
-  const char *base = dhis2 ? cfg->url : cfg->issuer;
-  struct dhis2_http_resp resp = {0};
   struct json_object *root = NULL;
-  char *url = NULL;
 
   memset(ep, 0, sizeof(*ep));
   if (whylen > 0)
     why[0] = '\0';
-  if (cfg->oauth2 == DHIS2_OAUTH2_UAA)
-    return uaa_endpoints(cfg, ep);
-  if (base == NULL) {
-    snprintf(why, whylen,
-             "oauth2 = oidc needs issuer = the identity "
-             "provider's URL");
-    return DHIS2_ERR_CONFIG;
-  }
-  url = dhis2_url_join(base, "/.well-known/openid-configuration");
-  if (url == NULL)
-    goto out;
-  {
-    struct dhis2_http_req req = {.method = "GET", .url = url};
-
-    rc = dhis2_http_request(&c->http, &req, &resp, c->log);
-  }
-  if (rc != DHIS2_OK)
-    goto out;
-  rc = DHIS2_ERR_CONFIG;
-  if (resp.status != 200) {
-    if (dhis2)
-      snprintf(why, whylen,
-               "%s answers %ld: DHIS2's OAuth2 server is off; set "
-               "oauth2.server.enabled = on in dhis.conf (DHIS2 2.42+), or "
-               "use oauth2 = uaa for an older server",
-               url, resp.status);
-    else
-      snprintf(why, whylen,
-               "%s answers %ld: no OpenID discovery there; "
-               "check issuer",
-               url, resp.status);
-    goto out;
-  }
-  rc = dhis2_json_parse_object(resp.body, resp.body_len, &root);
+  rc = dhis2_json_parse_object(body, len, &root);
   if (rc == DHIS2_ERR_NOMEM)
     goto out;
   rc = DHIS2_ERR_CONFIG;
@@ -186,6 +152,61 @@ out:
   if (rc != DHIS2_OK)
     dhis2_oauth2_endpoints_clear(ep);
   json_object_put(root);
+  return rc;
+}
+
+enum dhis2_err dhis2_oauth2_discover(struct dhis2_client *c,
+                                     const struct dhis2_config *cfg,
+                                     struct dhis2_oauth2_endpoints *ep,
+                                     char *why, size_t whylen)
+{
+  enum dhis2_err rc = DHIS2_ERR_NOMEM;
+  bool dhis2 = cfg->oauth2 == DHIS2_OAUTH2_DHIS2;
+  const char *base = dhis2 ? cfg->url : cfg->issuer;
+  struct dhis2_http_resp resp = {0};
+  char *url = NULL;
+
+  memset(ep, 0, sizeof(*ep));
+  if (whylen > 0)
+    why[0] = '\0';
+  if (cfg->oauth2 == DHIS2_OAUTH2_UAA)
+    return uaa_endpoints(cfg, ep);
+  if (base == NULL) {
+    snprintf(why, whylen,
+             "oauth2 = oidc needs issuer = the identity "
+             "provider's URL");
+    return DHIS2_ERR_CONFIG;
+  }
+  url = dhis2_url_join(base, "/.well-known/openid-configuration");
+  if (url == NULL)
+    goto out;
+  {
+    struct dhis2_http_req req = {.method = "GET", .url = url};
+
+    rc = dhis2_http_request(&c->http, &req, &resp, c->log);
+  }
+  if (rc != DHIS2_OK)
+    goto out;
+  rc = DHIS2_ERR_CONFIG;
+  if (resp.status != 200) {
+    if (dhis2)
+      snprintf(why, whylen,
+               "%s answers %ld: DHIS2's OAuth2 server is off; set "
+               "oauth2.server.enabled = on in dhis.conf (DHIS2 2.42+), or "
+               "use oauth2 = uaa for an older server",
+               url, resp.status);
+    else
+      snprintf(why, whylen,
+               "%s answers %ld: no OpenID discovery there; "
+               "check issuer",
+               url, resp.status);
+    goto out;
+  }
+  rc = dhis2_oauth2_discovery_parse(cfg, url, resp.body, resp.body_len, ep,
+                                    why, whylen);
+out:
+  if (rc != DHIS2_OK)
+    dhis2_oauth2_endpoints_clear(ep);
   dhis2_http_resp_clear(&resp);
   free(url);
   return rc;
@@ -519,14 +540,6 @@ struct dhis2_loopback {
   int fd;
 };
 
-/* One connection to the receiver: its request head so far. */
-struct lb_conn {
-  int fd; /* -1: a free slot */
-  double deadline;
-  size_t got;
-  char req[LOOPBACK_MAX_REQUEST + 1];
-};
-
 enum dhis2_err dhis2_loopback_open(unsigned port, unsigned *bound,
                                    struct dhis2_loopback **out)
 {
@@ -623,14 +636,9 @@ static bool state_is(const char *query, const char *expect)
   return same;
 }
 
-/*
- * Judges the complete request head in c. A redirect with this login's
- * state ends the wait: returns true with *rc (and *code on DHIS2_OK).
- * Anything else is answered, closed and counted in *refused; false.
- */
-static bool conn_judge(struct lb_conn *c, const char *expect_state,
-                       char **code, enum dhis2_err *rc, char *why,
-                       size_t whylen, unsigned *refused)
+bool dhis2_loopback_judge(struct lb_conn *c, const char *expect_state,
+                          char **code, enum dhis2_err *rc, char *why,
+                          size_t whylen, unsigned *refused)
 {
   char *query = c->req + 14;
 
@@ -782,7 +790,8 @@ enum dhis2_err dhis2_loopback_wait(struct dhis2_loopback *lb,
       struct lb_conn *c = &conns[i];
 
       if (c->fd >= 0 && p[i + 1].revents != 0 && conn_read(c, &refused))
-        done = conn_judge(c, expect_state, code, &rc, why, whylen, &refused);
+        done = dhis2_loopback_judge(c, expect_state, code, &rc, why, whylen,
+                                    &refused);
     }
     if (!done && (p[0].revents & POLLIN) != 0 &&
         conn_accept(lb->fd, conns, now_s(), &refused) != DHIS2_OK)

@@ -9,14 +9,9 @@
 #include "dhis2/ascii.h"
 #include "dhis2/file.h"
 #include "module.h"
+#include "usermap.h"
 
 #define USER_MAP_MAX (1024 * 1024)
-
-/* One parsed line; pointers into the file buffer. */
-struct map_line {
-  const char *dhis2;
-  const char *local;
-};
 
 /* The kernel's overflow uid, nobody: files of unmapped ids belong to it,
    so it is never anyone's to sign in as. */
@@ -47,10 +42,7 @@ static int local_get(const char *name, struct local *a)
   return 1;
 }
 
-/* Splits buf into lines of two fields; returns the count or -1 with the
-   bad line number in *bad. */
-static long parse_map(char *buf, struct map_line *lines, size_t max,
-                      size_t *bad)
+long user_map_parse(char *buf, struct map_line *lines, size_t max, size_t *bad)
 {
   size_t n = 0;
   size_t lineno = 0;
@@ -212,7 +204,7 @@ int user_map_resolve(struct module *m, const char *user, struct user_target *t)
       rc = PAM_BUF_ERR;
       goto out;
     }
-    n = parse_map(buf, lines, len / 2 + 1, &bad);
+    n = user_map_parse(buf, lines, len / 2 + 1, &bad);
     if (n < 0) {
       dhis2_log(&m->log, LOG_ERR,
                 "user_map: %s:%zu: expected 'DHIS2_USERNAME LOCAL_USER'",

@@ -1,0 +1,50 @@
+/*
+ * Parts of lib/oauth2.c that are not the library's interface, declared
+ * here so that tests/fuzz can reach the parsers inside them without a
+ * server or a socket of its own (DESIGN.md section 8). Nothing outside
+ * lib/ and tests/ includes this header.
+ */
+#ifndef DHIS2_OAUTH2_INTERNAL_H
+#define DHIS2_OAUTH2_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "dhis2/config.h"
+#include "dhis2/err.h"
+#include "dhis2/oauth2.h"
+
+/* The cap on a request head the loopback receiver reads. */
+#define LOOPBACK_MAX_REQUEST 8192
+
+/* One connection to the receiver: its request head so far. */
+struct lb_conn {
+  int fd; /* -1: a free slot */
+  double deadline;
+  size_t got;
+  char req[LOOPBACK_MAX_REQUEST + 1];
+};
+
+/*
+ * Judges the complete request head in c (NUL-terminated at c->req[got]).
+ * A redirect with this login's state ends the wait: returns true with *rc
+ * (and *code on DHIS2_OK). Anything else is answered, closed and counted
+ * in *refused; false. Either way c->fd is answered and closed.
+ */
+bool dhis2_loopback_judge(struct lb_conn *c, const char *expect_state,
+                          char **code, enum dhis2_err *rc, char *why,
+                          size_t whylen, unsigned *refused);
+
+/*
+ * The discovery document of len bytes at body, fetched from url (named in
+ * why), read as dhis2_oauth2_discover() reads it for cfg: fills *ep
+ * (zeroed on entry, cleared again on failure). DHIS2_OK, DHIS2_ERR_CONFIG
+ * with a sentence in why, DHIS2_ERR_NOMEM.
+ */
+enum dhis2_err dhis2_oauth2_discovery_parse(const struct dhis2_config *cfg,
+                                            const char *url, const char *body,
+                                            size_t len,
+                                            struct dhis2_oauth2_endpoints *ep,
+                                            char *why, size_t whylen);
+
+#endif /* DHIS2_OAUTH2_INTERNAL_H */
