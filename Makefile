@@ -3,6 +3,7 @@
 #   make            build what has sources
 #   make check      install missing dependencies, then build and run all tests
 #   make demo       walk through the project against the DHIS2 emulator
+#   make fuzz       run every libFuzzer target for FUZZ_SECONDS (default 60)
 #   make install    PREFIX, DESTDIR, SYSCONFDIR and PAMDIR are honoured
 
 PREFIX ?= /usr/local
@@ -31,6 +32,11 @@ CFLAGS ?= -O2 -g
 CFLAGS += -std=c11 -D_GNU_SOURCE -fPIC -fvisibility=hidden $(WARNINGS) -Iinclude $(PKG_CFLAGS) \
           -DDHIS2_SYSCONF_FILE='"$(SYSCONFDIR)/security/pam_dhis2.conf"'
 LDFLAGS ?=
+# Sanitizer flags for a whole build (the sanitizer tier sets them, with
+# B=build-san).
+SANITIZE ?=
+CFLAGS += $(SANITIZE)
+LDFLAGS += $(SANITIZE)
 
 B := build
 LIB := $(B)/libdhis2.a
@@ -62,7 +68,7 @@ SOURCES := $(wildcard include/dhis2/*.h lib/*.c lib/*.h pam_dhis2/*.c \
              bench/*.c)
 
 .PHONY: all check check-tests deps demo install uninstall format \
-        format-check clean tests
+        format-check clean tests test-bins fuzz fuzz-build sanitizer-build
 
 all: $(LIB) $(MOD) $(if $(HELPER_SRC),$(HELPER))
 
@@ -76,7 +82,8 @@ $(MOD): $(MOD_OBJ) $(LIB) pam_dhis2/pam_dhis2.map
 	  -Wl,--version-script=pam_dhis2/pam_dhis2.map -Wl,--no-undefined \
 	  -Wl,-z,relro,-z,now $(PKG_LIBS) $(PAM_LIBS)
 
-$(B)/%.o: %.c $(wildcard include/dhis2/*.h) $(wildcard tests/support/*.h)
+$(B)/%.o: %.c $(wildcard include/dhis2/*.h) $(wildcard tests/support/*.h) \
+           $(wildcard lib/*.h pam_dhis2/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
@@ -116,13 +123,57 @@ $(PAMDRIVE): tests/pam/pamdrive.c
 
 tests: all $(UNIT_BIN) $(PAMTEST_BIN) $(PAMDRIVE)
 
+test-bins: $(UNIT_BIN) $(PAMTEST_BIN)
+
+# libFuzzer targets (tests/fuzz), one parser each, built by clang into
+# build-fuzz/ against a libdhis2 instrumented for coverage, ASan and UBSan.
+FUZZ_CC ?= clang
+FUZZ_SECONDS ?= 60
+FB := build-fuzz
+SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all \
+             -fno-omit-frame-pointer
+FUZZ_CFLAGS := -O1 -g -std=c11 -D_GNU_SOURCE $(WARNINGS) -Iinclude -Ilib \
+               -Ipam_dhis2 $(PKG_CFLAGS) $(SAN_FLAGS) \
+               -DDHIS2_SYSCONF_FILE='"/nonexistent/pam_dhis2.conf"'
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(FB)/%)
+FUZZ_LIB := $(FB)/libdhis2.a
+
+$(FB)/%.o: %.c $(wildcard include/dhis2/*.h lib/*.h pam_dhis2/*.h)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+
+$(FUZZ_LIB): $(LIB_SRC:%.c=$(FB)/%.o)
+	$(AR) rcs $@ $^
+
+# The user map's parser lives in the module.
+$(FB)/fuzz_usermap: $(FB)/pam_dhis2/usermap.o
+
+$(FB)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_LIB)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< \
+	  $(filter %.o,$^) $(FUZZ_LIB) $(PKG_LIBS)
+
+fuzz-build: $(FUZZ_BIN)
+
+fuzz: fuzz-build
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run $(FUZZ_BIN)
+
+# The unit and libpam tiers again, built with ASan and UBSan into
+# build-san/ (tests/sanitizer-check runs them).
+SAN_B := build-san
+SAN_BIN := $(UNIT_BIN:$(B)/%=$(SAN_B)/%) $(PAMTEST_BIN:$(B)/%=$(SAN_B)/%)
+
+sanitizer-build:
+	@$(MAKE) --no-print-directory B=$(SAN_B) SANITIZE="$(SAN_FLAGS)" test-bins
+
 # Dependencies first, then a fresh make so pkg-config sees them.
 check: deps
 	@$(MAKE) --no-print-directory check-tests
 
-check-tests: format-check tests
-	@VALGRIND_TESTS="$(PAMTEST_BIN)" tests/run-tests $(UNIT_BIN) \
-	  $(PAMTEST_BIN)
+check-tests: format-check tests fuzz-build sanitizer-build
+	@VALGRIND_TESTS="$(PAMTEST_BIN)" FUZZ_TARGETS="$(FUZZ_BIN)" \
+	  FUZZ_SECONDS=4 SANITIZER_TESTS="$(SAN_BIN)" tests/run-tests \
+	  $(UNIT_BIN) $(PAMTEST_BIN)
 
 deps:
 	@packaging/install-deps
@@ -153,4 +204,4 @@ uninstall:
 	  s=$${m##*.}; rm -f $(DESTDIR)$(MANDIR)/man$$s/$${m##*/}; done
 
 clean:
-	rm -rf $(B)
+	rm -rf $(B) $(FB) $(SAN_B)
