@@ -2,6 +2,7 @@
 #
 #   make            build what has sources
 #   make check      install missing dependencies, then build and run all tests
+#   make bench      print the benchmark tables (README, "Performance")
 #   make demo       walk through the project against the DHIS2 emulator
 #   make install    PREFIX, DESTDIR, SYSCONFDIR and PAMDIR are honoured
 
@@ -62,7 +63,7 @@ SOURCES := $(wildcard include/dhis2/*.h lib/*.c lib/*.h pam_dhis2/*.c \
              bench/*.c)
 
 .PHONY: all check check-tests deps demo install uninstall format \
-        format-check clean tests
+        format-check clean tests bench
 
 all: $(LIB) $(MOD) $(if $(HELPER_SRC),$(HELPER))
 
@@ -115,6 +116,20 @@ $(PAMDRIVE): tests/pam/pamdrive.c
 	$(CC) $(CFLAGS) -o $@ $< $(LDFLAGS) $(PAM_LIBS)
 
 tests: all $(UNIT_BIN) $(PAMTEST_BIN) $(PAMDRIVE)
+
+# Not a test: prints the tables of DESIGN.md 9 (README, "Performance").
+BENCH_BIN := $(B)/bench/measure $(B)/bench/pamlogin
+
+$(B)/bench/measure: bench/measure.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(LDFLAGS)
+
+$(B)/bench/pamlogin: bench/pamlogin.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(LDFLAGS) $(PAM_LIBS)
+
+bench: all $(BENCH_BIN)
+	@node bench/run.js
 
 # Dependencies first, then a fresh make so pkg-config sees them.
 check: deps
