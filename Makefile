@@ -113,7 +113,8 @@ $(B)/tests/pam/%: tests/pam/%.c $(B)/tests/support/accounts.o $(SUPPORT) \
 # Only libpam: a setuid copy must load nothing but what a real su loads.
 $(PAMDRIVE): tests/pam/pamdrive.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $< $(LDFLAGS) $(PAM_LIBS)
+	$(CC) $(CFLAGS) -o $@ $< $(LDFLAGS) $(PAM_LIBS) \
+	  -Wl,--export-dynamic-symbol=__syslog_chk
 
 tests: all $(UNIT_BIN) $(PAMTEST_BIN) $(PAMDRIVE)
 
@@ -126,7 +127,8 @@ $(B)/bench/measure: bench/measure.c
 
 $(B)/bench/pamlogin: bench/pamlogin.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $< $(LDFLAGS) $(PAM_LIBS)
+	$(CC) $(CFLAGS) -o $@ $< $(LDFLAGS) $(PAM_LIBS) \
+	  -Wl,--export-dynamic-symbol=__syslog_chk
 
 bench: all $(BENCH_BIN)
 	@node bench/run.js

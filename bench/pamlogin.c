@@ -6,15 +6,38 @@
  * answering every hidden prompt with SECRET. Prints one line,
  * "pamlogin auth=N inproc_us=W inproc_cpu_us=C": the PAM result and what
  * pam_start .. pam_end cost inside this process (wall and CPU), the
- * module's loading included. Exits 0 on PAM_SUCCESS, 1 otherwise.
+ * module's loading included. Exits 0 on PAM_SUCCESS, 1 otherwise. What
+ * the module logs at LOG_NOTICE or above goes to stderr, so a failed run
+ * says why (libpam formats the line and hands it to __syslog_chk, which
+ * this definition interposes).
  */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
 
+#include <syslog.h>
+
 #include <security/pam_appl.h>
+
+__attribute__((visibility("default"))) void __syslog_chk(int prio, int flag,
+                                                         const char *fmt, ...);
+
+void __syslog_chk(int prio, int flag, const char *fmt, ...)
+{
+  va_list ap;
+
+  (void)flag;
+  if (LOG_PRI(prio) > LOG_NOTICE)
+    return;
+  fputs("pamlogin log: ", stderr);
+  va_start(ap, fmt);
+  vfprintf(stderr, fmt, ap);
+  va_end(ap);
+  fputc('\n', stderr);
+}
 
 static int converse(int n, const struct pam_message **msg,
                     struct pam_response **resp, void *data)

@@ -7,7 +7,8 @@
 //   node bench/run.js          (after make; make bench does both)
 //
 // BENCH_ROUNDS (default 21) alternating runs a variant on loopback,
-// BENCH_DELAY_ROUNDS (default 5) over each delay, BENCH_PARALLEL (50).
+// BENCH_DELAY_ROUNDS (default 5) over each delay, BENCH_RTTS (50,150,300)
+// the delays in ms, BENCH_PARALLEL (50).
 'use strict';
 
 const { spawn, spawnSync, execFileSync } = require('node:child_process');
@@ -28,7 +29,7 @@ const FIXTURE = path.join(ROOT, 'tests', 'dhis2-emulator', 'fixtures',
 const ROUNDS = Number(process.env.BENCH_ROUNDS || 21);
 const DELAY_ROUNDS = Number(process.env.BENCH_DELAY_ROUNDS || 5);
 const PARALLEL = Number(process.env.BENCH_PARALLEL || 50);
-const RTTS = [50, 150, 300];
+const RTTS = (process.env.BENCH_RTTS || '50,150,300').split(',').map(Number);
 const ME = '/api/me?fields=id,username,displayName,userGroups%5Bid,name%5D,' +
   'userRoles%5Bid,name%5D,authorities';
 const LOGOUT = '/dhis-web-commons-security/logout.action';
@@ -82,8 +83,10 @@ function parse(out, argv) {
   const m = /measure wall_us=(\d+) cpu_us=(\d+) maxrss_kb=(\d+) status=(\d+)/
     .exec(out);
   if (!m || m[4] !== '0') {
+    // Only the measure line: the output may hold a token.
     throw new Error(`failed: ${argv.join(' ').replaceAll(PAT, 'PAT')
-      .replaceAll(PW, 'PW')}\n${out}`);
+      .replaceAll(PW, 'PW')}\n${(out.match(/^pamlogin .*$/gm) || []).join('\n')}\n${
+      m ? m[0] : 'no measure line'}`);
   }
   const r = { wall: m[1] / 1000, cpu: m[2] / 1000, rss: Number(m[3]) };
   const p = /inproc_us=(\d+) inproc_cpu_us=(\d+)/.exec(out);
@@ -94,8 +97,8 @@ function parse(out, argv) {
   return r;
 }
 
-function runOnce(argv) {
-  const r = spawnSync(MEASURE, argv, { encoding: 'utf8' });
+function runOnce(argv, env = process.env) {
+  const r = spawnSync(MEASURE, argv, { encoding: 'utf8', env });
   return parse(`${r.stdout}${r.stderr}`, argv);
 }
 
@@ -314,6 +317,26 @@ async function main() {
       f1(pct(w, 99)), total]);
   }
   table(['variant', 'succeeded', 'p50 ms', 'p99 ms', 'all done ms'], prow);
+
+  // A store signed in once, by the emulator's own OAuth2 server.
+  const home = path.join(dir, 'auth-home');
+  execFileSync(path.join(__dirname, 'warm-store.sh'), [home], {
+    stdio: 'ignore',
+    env: { ...process.env, EMU_URL: url, EMU_CA: CA,
+      EMU_CONTROL_PORT: String(emu.control_port) },
+  });
+  const env = { ...process.env, HOME: home,
+    XDG_CONFIG_HOME: path.join(home, '.config'),
+    XDG_STATE_HOME: path.join(home, '.local', 'state') };
+  const tokenArgv = [path.join(B, 'dhis2-auth'), 'token'];
+  await ctl(emu.control_port, 'POST', '/reset');
+  const tr = Array.from({ length: ROUNDS }, () => runOnce(tokenArgv, env));
+  const sent = (await ctl(emu.control_port, 'GET', '/counters')).total;
+  console.log('## `dhis2-auth token` on a warm store\n');
+  table(['command', 'wall ms', 'CPU ms', 'peak RSS KiB', 'requests'],
+    [['dhis2-auth token', f1(median(tr.map((r) => r.wall))),
+      f1(median(tr.map((r) => r.cpu))),
+      Math.round(median(tr.map((r) => r.rss))), sent]]);
 }
 
 main().then(() => process.exit(0), (e) => {
