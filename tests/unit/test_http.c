@@ -3,7 +3,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sched.h>
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <criterion/criterion.h>
@@ -536,11 +542,12 @@ Test(http, a_post_leaves_nothing_to_the_get_after_it)
 
 Test(http, timeout_bounds_each_request_not_the_connection)
 {
-  struct dhis2_http_conn *c = conn_for(1);
+  struct dhis2_http_conn *c = conn_for(2);
   struct dhis2_http_resp resp;
 
-  /* 1.4 s in all, each 0.7 s: within a 1 s timeout one by one. */
-  emu_fault(emu, "{\"mode\":\"delay\",\"ms\":700,\"times\":2}");
+  /* 2.4 s in all, each 1.2 s: within a 2 s timeout one by one (with room
+     for a loaded machine's handshake). */
+  emu_fault(emu, "{\"mode\":\"delay\",\"ms\":1200,\"times\":2}");
   for (int i = 0; i < 2; i++) {
     cr_assert_eq(conn_get(c, "/api/loginConfig", &resp), DHIS2_OK,
                  "request %d", i);
@@ -653,4 +660,76 @@ Test(http, without_hashed_links_the_system_bundle_is_read)
   o.ca_file = NULL;
   cr_assert_eq(get(&o, "/api/me", &resp), DHIS2_OK);
   dhis2_http_resp_clear(&resp);
+}
+
+/* --- TLS versions ---------------------------------------------------------
+ */
+
+/* A loopback port nothing listens on (just now). */
+static int free_port(void)
+{
+  struct sockaddr_in a = {.sin_family = AF_INET,
+                          .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  socklen_t len = sizeof(a);
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+  cr_assert_geq(fd, 0);
+  cr_assert_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+  cr_assert_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+  close(fd);
+  return ntohs(a.sin_port);
+}
+
+static bool listening(int port)
+{
+  struct sockaddr_in a = {.sin_family = AF_INET,
+                          .sin_port = htons((uint16_t)port),
+                          .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  bool ok = connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
+
+  close(fd);
+  return ok;
+}
+
+Test(http, a_server_with_tls_1_2_at_most_is_accepted)
+{
+  struct dhis2_http_opts o = opts_for(5);
+  struct dhis2_http_resp resp;
+  char *cert = pki_file("server.pem");
+  char *key = pki_file("server.key");
+  char accept[64];
+  char url[96];
+  int port = free_port();
+  pid_t pid;
+  int i;
+
+  snprintf(accept, sizeof(accept), "127.0.0.1:%d", port);
+  pid = fork();
+  cr_assert_geq(pid, 0);
+  if (pid == 0) {
+    int null = open("/dev/null", O_RDWR);
+
+    dup2(null, 0);
+    dup2(null, 1);
+    dup2(null, 2);
+    execlp("openssl", "openssl", "s_server", "-accept", accept, "-cert", cert,
+           "-key", key, "-tls1_2", "-www", "-quiet", (char *)NULL);
+    _exit(127);
+  }
+  for (i = 0; i < 100 && !listening(port); i++)
+    usleep(50000);
+  snprintf(url, sizeof(url), "https://%s/", accept);
+  {
+    struct dhis2_http_req req = {.url = url};
+    enum dhis2_err rc = dhis2_http_request(&o, &req, &resp, NULL);
+
+    kill(pid, SIGTERM);
+    waitpid(pid, NULL, 0);
+    cr_assert_eq(rc, DHIS2_OK, "%s", dhis2_strerror(rc));
+  }
+  cr_assert_eq(resp.status, 200);
+  dhis2_http_resp_clear(&resp);
+  free(cert);
+  free(key);
 }
