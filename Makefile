@@ -2,6 +2,7 @@
 #
 #   make            build what has sources
 #   make check      install missing dependencies, then build and run all tests
+#   make bench      print the benchmark tables (README, "Performance")
 #   make demo       walk through the project against the DHIS2 emulator
 #   make fuzz       run every libFuzzer target for FUZZ_SECONDS (default 60)
 #   make install    PREFIX, DESTDIR, SYSCONFDIR and PAMDIR are honoured
@@ -68,7 +69,8 @@ SOURCES := $(wildcard include/dhis2/*.h lib/*.c lib/*.h pam_dhis2/*.c \
              bench/*.c)
 
 .PHONY: all check check-tests deps demo install uninstall format \
-        format-check clean tests test-bins fuzz fuzz-build sanitizer-build
+        format-check clean tests test-bins fuzz fuzz-build sanitizer-build \
+        bench
 
 all: $(LIB) $(MOD) $(if $(HELPER_SRC),$(HELPER))
 
@@ -119,7 +121,8 @@ $(B)/tests/pam/%: tests/pam/%.c $(B)/tests/support/accounts.o $(SUPPORT) \
 # Only libpam: a setuid copy must load nothing but what a real su loads.
 $(PAMDRIVE): tests/pam/pamdrive.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $< $(LDFLAGS) $(PAM_LIBS)
+	$(CC) $(CFLAGS) -o $@ $< $(LDFLAGS) $(PAM_LIBS) \
+	  -Wl,--export-dynamic-symbol=__syslog_chk
 
 tests: all $(UNIT_BIN) $(PAMTEST_BIN) $(PAMDRIVE)
 
@@ -165,6 +168,21 @@ SAN_BIN := $(UNIT_BIN:$(B)/%=$(SAN_B)/%) $(PAMTEST_BIN:$(B)/%=$(SAN_B)/%)
 
 sanitizer-build:
 	@$(MAKE) --no-print-directory B=$(SAN_B) SANITIZE="$(SAN_FLAGS)" test-bins
+
+# Not a test: prints the tables of DESIGN.md 9 (README, "Performance").
+BENCH_BIN := $(B)/bench/measure $(B)/bench/pamlogin
+
+$(B)/bench/measure: bench/measure.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(LDFLAGS)
+
+$(B)/bench/pamlogin: bench/pamlogin.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(LDFLAGS) $(PAM_LIBS) \
+	  -Wl,--export-dynamic-symbol=__syslog_chk
+
+bench: all $(BENCH_BIN)
+	@node bench/run.js
 
 # Dependencies first, then a fresh make so pkg-config sees them.
 check: deps

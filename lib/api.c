@@ -67,10 +67,26 @@ void dhis2_client_free(struct dhis2_client *c)
 {
   if (c == NULL)
     return;
+  dhis2_http_conn_free(c->conn);
   free(c->url);
   free(c->ca_file);
   free(c->pinned_pubkey);
   free(c);
+}
+
+enum dhis2_err dhis2_client_request(struct dhis2_client *c,
+                                    const struct dhis2_http_req *req,
+                                    struct dhis2_http_resp *resp)
+{
+  enum dhis2_err rc;
+
+  memset(resp, 0, sizeof(*resp));
+  if (c->conn == NULL) {
+    rc = dhis2_http_conn_new(&c->http, &c->conn);
+    if (rc != DHIS2_OK)
+      return rc;
+  }
+  return dhis2_http_conn_request(c->conn, req, resp, c->log);
 }
 
 /* The /api/me path, with the brackets of DHIS2_ME_FIELDS percent-encoded:
@@ -196,7 +212,7 @@ enum dhis2_err dhis2_api_me(struct dhis2_client *c, enum dhis2_auth auth,
     struct dhis2_http_req req = {
         .method = "GET", .url = url, .headers = headers};
 
-    rc = dhis2_http_request(&c->http, &req, &resp, c->log);
+    rc = dhis2_client_request(c, &req, &resp);
   }
   if (rc != DHIS2_OK)
     goto out;
@@ -325,7 +341,7 @@ enum dhis2_err dhis2_api_login(struct dhis2_client *c, const char *user,
                                  .body_len = body_len,
                                  .content_type = "application/json"};
 
-    rc = dhis2_http_request(&c->http, &req, &resp, c->log);
+    rc = dhis2_client_request(c, &req, &resp);
   }
   if (rc != DHIS2_OK)
     goto out;
@@ -394,7 +410,7 @@ enum dhis2_err dhis2_api_server_kind(struct dhis2_client *c,
   {
     struct dhis2_http_req req = {.method = "GET", .url = url};
 
-    rc = dhis2_http_request(&c->http, &req, &resp, c->log);
+    rc = dhis2_client_request(c, &req, &resp);
   }
   if (rc != DHIS2_OK)
     goto out;
@@ -482,7 +498,7 @@ enum dhis2_err dhis2_api_logout(struct dhis2_client *c, const char *cookies)
     struct dhis2_http_req req = {
         .method = "POST", .url = url, .headers = headers};
 
-    rc = dhis2_http_request(&c->http, &req, &resp, c->log);
+    rc = dhis2_client_request(c, &req, &resp);
   }
   if (rc != DHIS2_OK)
     goto out;

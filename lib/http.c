@@ -1,4 +1,5 @@
 /* The libcurl wrapper that enforces the transport rules of DESIGN.md 5. */
+#include <dirent.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -352,11 +353,36 @@ static void log_request(const struct dhis2_log *lg, const char *method,
                 dhis2_strerror(rc), secs);
 }
 
+/* True when dir holds the hashed links OpenSSL looks certificates up by
+   ("5ad8a5d6.0"), as update-ca-certificates and openssl rehash make. */
+static bool hashed_dir(const char *dir)
+{
+  DIR *d = dir != NULL ? opendir(dir) : NULL;
+  struct dirent *e;
+  bool found = false;
+
+  if (d == NULL)
+    return false;
+  while (!found && (e = readdir(d)) != NULL) {
+    const char *n = e->d_name;
+    size_t hex = strspn(n, "0123456789abcdef");
+
+    found = hex == 8 && n[8] == '.' && n[9] >= '0' && n[9] <= '9';
+  }
+  closedir(d);
+  return found;
+}
+
 /*
- * Names what to trust, always: ca_file alone, or else the bundle and the
- * directory libcurl was built with (its own defaults, made explicit).
- * Nothing is left for OpenSSL to find through SSL_CERT_FILE or
- * SSL_CERT_DIR.
+ * Names what to trust, always: ca_file alone, or else the system store
+ * libcurl was built with (its own defaults, made explicit). Nothing is
+ * left for OpenSSL to find through SSL_CERT_FILE or SSL_CERT_DIR.
+ *
+ * The system store is read through its hashed directory when it has one:
+ * OpenSSL then reads the one or two certificates a chain needs. Reading
+ * the whole bundle (~140 certificates) costs OpenSSL 3.0 about 25 ms of
+ * CPU, every login, more than all the rest of a login. On Debian both are
+ * made from the same certificates by update-ca-certificates.
  */
 static bool set_trust(CURL *curl, const char *ca_file)
 {
@@ -367,54 +393,42 @@ static bool set_trust(CURL *curl, const char *ca_file)
   if (ca_file != NULL)
     return curl_easy_setopt(curl, CURLOPT_CAINFO, ca_file) == CURLE_OK &&
            curl_easy_setopt(curl, CURLOPT_CAPATH, NULL) == CURLE_OK;
+  if (hashed_dir(v->capath))
+    return curl_easy_setopt(curl, CURLOPT_CAINFO, NULL) == CURLE_OK &&
+           curl_easy_setopt(curl, CURLOPT_CAPATH, v->capath) == CURLE_OK;
   return curl_easy_setopt(curl, CURLOPT_CAINFO, v->cainfo) == CURLE_OK &&
          curl_easy_setopt(curl, CURLOPT_CAPATH, v->capath) == CURLE_OK;
 }
 
-enum dhis2_err dhis2_http_request(const struct dhis2_http_opts *opts,
-                                  const struct dhis2_http_req *req,
-                                  struct dhis2_http_resp *resp,
-                                  const struct dhis2_log *lg)
+/* One easy handle and what it was made under. */
+struct dhis2_http_conn {
+  CURL *curl;
+  bool allow_http;
+  size_t max_body;
+};
+
+/*
+ * The policy of DESIGN.md 5, set once on the handle: no request changes
+ * any of it, so every request on the handle, the first and the tenth,
+ * travels under the same rules.
+ */
+static bool set_policy(CURL *curl, const struct dhis2_http_opts *opts,
+                       size_t max_body)
 {
-  enum dhis2_err rc = DHIS2_ERR_INTERNAL;
-  const char *method = req->method != NULL ? req->method : "GET";
-  struct curl_slist *headers = NULL;
-  struct sink s = {.resp = resp};
-  CURL *curl = NULL;
-  CURLcode cc;
   bool ok;
 
-  memset(resp, 0, sizeof(*resp));
-  s.max = opts->max_body ? opts->max_body : DHIS2_HTTP_MAX_BODY;
-
-  rc = dhis2_http_check_url(req->url, opts->allow_http);
-  if (rc != DHIS2_OK) {
-    dhis2_log(lg, LOG_ERR, "refusing URL %.*s: https required",
-              (int)strcspn(req->url ? req->url : "", "?#"),
-              req->url ? req->url : "");
-    goto out;
-  }
-  rc = dhis2_http_global_init();
-  if (rc != DHIS2_OK)
-    goto out;
-  rc = DHIS2_ERR_NOMEM;
-  curl = curl_easy_init();
-  headers = build_headers(req);
-  if (curl == NULL || headers == NULL)
-    goto out;
-
-  rc = DHIS2_ERR_INTERNAL;
-  ok = curl_easy_setopt(curl, CURLOPT_URL, req->url) == CURLE_OK;
-  ok = ok &&
-       curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR,
+  ok = curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR,
                         opts->allow_http ? "http,https" : "https") == CURLE_OK;
   /* Redirects are failures: credentials are never re-sent elsewhere. */
   ok = ok && curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L) == CURLE_OK;
   ok = ok && curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L) == CURLE_OK;
   ok = ok && curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 1L) == CURLE_OK;
   ok = ok && curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 2L) == CURLE_OK;
+  /* At least TLS 1.2, the newest both ends have (1.3: one round trip for
+     the handshake, not two). */
   ok = ok && curl_easy_setopt(curl, CURLOPT_SSLVERSION,
-                              (long)CURL_SSLVERSION_TLSv1_2) == CURLE_OK;
+                              (long)(CURL_SSLVERSION_TLSv1_2 |
+                                     CURL_SSLVERSION_MAX_DEFAULT)) == CURLE_OK;
   /* No proxy from the environment: in sudo that is the caller's choice.
      NOPROXY too, so not even no_proxy is read. */
   ok = ok && curl_easy_setopt(curl, CURLOPT_PROXY, "") == CURLE_OK;
@@ -425,41 +439,142 @@ enum dhis2_err dhis2_http_request(const struct dhis2_http_opts *opts,
                  CURLE_OK;
   ok = ok && curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT,
                               opts->connect_timeout) == CURLE_OK;
+  /* Per transfer: each request of a login gets the whole timeout. */
   ok =
       ok && curl_easy_setopt(curl, CURLOPT_TIMEOUT, opts->timeout) == CURLE_OK;
   ok = ok && curl_easy_setopt(curl, CURLOPT_MAXFILESIZE_LARGE,
-                              (curl_off_t)s.max) == CURLE_OK;
-  ok = ok && curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers) == CURLE_OK;
+                              (curl_off_t)max_body) == CURLE_OK;
   ok =
       ok && curl_easy_setopt(curl, CURLOPT_USERAGENT, "pam_dhis2") == CURLE_OK;
   ok =
       ok && curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body) == CURLE_OK;
-  ok = ok && curl_easy_setopt(curl, CURLOPT_WRITEDATA, &s) == CURLE_OK;
   ok = ok &&
        curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, on_header) == CURLE_OK;
-  ok = ok && curl_easy_setopt(curl, CURLOPT_HEADERDATA, &s) == CURLE_OK;
   ok = ok && set_trust(curl, opts->ca_file);
   if (ok && opts->pinned_pubkey != NULL)
     ok = curl_easy_setopt(curl, CURLOPT_PINNEDPUBLICKEY,
                           opts->pinned_pubkey) == CURLE_OK;
-  if (ok && strcmp(method, "POST") == 0) {
-    ok = curl_easy_setopt(curl, CURLOPT_POST, 1L) == CURLE_OK;
+  /* The cookie engine stays off (no COOKIEFILE): a session cookie goes
+     only where a caller puts it, in a header of its own request. */
+  return ok;
+}
+
+enum dhis2_err dhis2_http_conn_new(const struct dhis2_http_opts *opts,
+                                   struct dhis2_http_conn **out)
+{
+  enum dhis2_err rc;
+  struct dhis2_http_conn *conn = NULL;
+
+  *out = NULL;
+  rc = dhis2_http_global_init();
+  if (rc != DHIS2_OK)
+    goto out;
+  rc = DHIS2_ERR_NOMEM;
+  conn = calloc(1, sizeof(*conn));
+  if (conn == NULL)
+    goto out;
+  conn->allow_http = opts->allow_http;
+  conn->max_body = opts->max_body ? opts->max_body : DHIS2_HTTP_MAX_BODY;
+  conn->curl = curl_easy_init();
+  if (conn->curl == NULL)
+    goto out;
+  rc = DHIS2_ERR_INTERNAL;
+  if (!set_policy(conn->curl, opts, conn->max_body))
+    goto out;
+  *out = conn;
+  conn = NULL; /* transferred */
+  rc = DHIS2_OK;
+out:
+  dhis2_http_conn_free(conn);
+  return rc;
+}
+
+void dhis2_http_conn_free(struct dhis2_http_conn *conn)
+{
+  if (conn == NULL)
+    return;
+  if (conn->curl != NULL)
+    curl_easy_cleanup(conn->curl); /* closes the connection */
+  free(conn);
+}
+
+/*
+ * What one request sets: all of it, every time, so nothing of the one
+ * before carries over. HTTPGET undoes a POST (its method and body);
+ * CUSTOMREQUEST is cleared unless this request names another method.
+ */
+static bool set_request(CURL *curl, const struct dhis2_http_req *req,
+                        const char *method, struct curl_slist *headers,
+                        struct sink *s)
+{
+  bool post = strcmp(method, "POST") == 0;
+  bool ok;
+
+  ok = curl_easy_setopt(curl, CURLOPT_URL, req->url) == CURLE_OK;
+  ok = ok && curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers) == CURLE_OK;
+  ok = ok && curl_easy_setopt(curl, CURLOPT_WRITEDATA, s) == CURLE_OK;
+  ok = ok && curl_easy_setopt(curl, CURLOPT_HEADERDATA, s) == CURLE_OK;
+  if (post) {
+    ok = ok && curl_easy_setopt(curl, CURLOPT_POST, 1L) == CURLE_OK;
     ok = ok && curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE,
                                 (curl_off_t)req->body_len) == CURLE_OK;
     ok = ok && curl_easy_setopt(curl, CURLOPT_POSTFIELDS,
                                 req->body ? req->body : "") == CURLE_OK;
-  } else if (ok && strcmp(method, "GET") != 0) {
-    ok = curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method) == CURLE_OK;
+  } else {
+    ok = ok && curl_easy_setopt(curl, CURLOPT_HTTPGET, 1L) == CURLE_OK;
   }
-  if (!ok)
+  ok = ok &&
+       curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST,
+                        post || strcmp(method, "GET") == 0 ? NULL : method) ==
+           CURLE_OK;
+  return ok;
+}
+
+/* Drops the handle's pointers into this request's memory (a body and
+   headers that held secrets, a sink on the stack). Setting POSTFIELDS
+   makes libcurl's method POST: set_request() sets it again each time. */
+static void forget_request(CURL *curl)
+{
+  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, NULL);
+  curl_easy_setopt(curl, CURLOPT_POSTFIELDS, NULL);
+  curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)-1);
+  curl_easy_setopt(curl, CURLOPT_WRITEDATA, NULL);
+  curl_easy_setopt(curl, CURLOPT_HEADERDATA, NULL);
+}
+
+enum dhis2_err dhis2_http_conn_request(struct dhis2_http_conn *conn,
+                                       const struct dhis2_http_req *req,
+                                       struct dhis2_http_resp *resp,
+                                       const struct dhis2_log *lg)
+{
+  enum dhis2_err rc = DHIS2_ERR_INTERNAL;
+  const char *method = req->method != NULL ? req->method : "GET";
+  struct curl_slist *headers = NULL;
+  struct sink s = {.resp = resp, .max = conn->max_body};
+  CURLcode cc;
+
+  memset(resp, 0, sizeof(*resp));
+  rc = dhis2_http_check_url(req->url, conn->allow_http);
+  if (rc != DHIS2_OK) {
+    dhis2_log(lg, LOG_ERR, "refusing URL %.*s: https required",
+              (int)strcspn(req->url ? req->url : "", "?#"),
+              req->url ? req->url : "");
+    goto out;
+  }
+  rc = DHIS2_ERR_NOMEM;
+  headers = build_headers(req);
+  if (headers == NULL)
+    goto out;
+  rc = DHIS2_ERR_INTERNAL;
+  if (!set_request(conn->curl, req, method, headers, &s))
     goto out;
 
-  cc = curl_easy_perform(curl);
-  curl_easy_getinfo(curl, CURLINFO_TOTAL_TIME, &resp->seconds);
+  cc = curl_easy_perform(conn->curl);
+  curl_easy_getinfo(conn->curl, CURLINFO_TOTAL_TIME, &resp->seconds);
   rc = from_curl(cc, &s);
   if (rc != DHIS2_OK)
     goto out;
-  curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &resp->status);
+  curl_easy_getinfo(conn->curl, CURLINFO_RESPONSE_CODE, &resp->status);
   if (resp->body == NULL) {
     resp->body = calloc(1, 1);
     if (resp->body == NULL) {
@@ -472,9 +587,25 @@ enum dhis2_err dhis2_http_request(const struct dhis2_http_opts *opts,
 out:
   if (req->url != NULL)
     log_request(lg, method, req->url, resp->status, resp->seconds, rc);
+  forget_request(conn->curl);
   free_headers(headers);
-  if (curl != NULL)
-    curl_easy_cleanup(curl);
+  return rc;
+}
+
+enum dhis2_err dhis2_http_request(const struct dhis2_http_opts *opts,
+                                  const struct dhis2_http_req *req,
+                                  struct dhis2_http_resp *resp,
+                                  const struct dhis2_log *lg)
+{
+  enum dhis2_err rc;
+  struct dhis2_http_conn *conn = NULL;
+
+  memset(resp, 0, sizeof(*resp));
+  rc = dhis2_http_conn_new(opts, &conn);
+  if (rc != DHIS2_OK)
+    return rc;
+  rc = dhis2_http_conn_request(conn, req, resp, lg);
+  dhis2_http_conn_free(conn);
   return rc;
 }
 

@@ -183,7 +183,7 @@ enum dhis2_err dhis2_oauth2_discover(struct dhis2_client *c,
   {
     struct dhis2_http_req req = {.method = "GET", .url = url};
 
-    rc = dhis2_http_request(&c->http, &req, &resp, c->log);
+    rc = dhis2_client_request(c, &req, &resp);
   }
   if (rc != DHIS2_OK)
     goto out;
@@ -281,7 +281,7 @@ enum dhis2_err dhis2_oauth2_server_release(struct dhis2_client *c,
   {
     struct dhis2_http_req req = {.method = "GET", .url = url};
 
-    rc = dhis2_http_request(&c->http, &req, &resp, c->log);
+    rc = dhis2_client_request(c, &req, &resp);
   }
   if (rc != DHIS2_OK)
     goto out;
@@ -321,7 +321,7 @@ enum dhis2_err dhis2_oauth2_api_refusal(struct dhis2_client *c,
     struct dhis2_http_req req = {
         .method = "GET", .url = url, .headers = headers};
 
-    rc = dhis2_http_request(&c->http, &req, &resp, c->log);
+    rc = dhis2_client_request(c, &req, &resp);
   }
   if (rc != DHIS2_OK)
     goto out;
@@ -1001,7 +1001,7 @@ static enum dhis2_err post_form(struct dhis2_client *c,
                                  .content_type =
                                      "application/x-www-form-urlencoded"};
 
-    rc = dhis2_http_request(&c->http, &req, &resp, c->log);
+    rc = dhis2_client_request(c, &req, &resp);
   }
   if (rc != DHIS2_OK)
     goto out;
@@ -1255,7 +1255,7 @@ enum dhis2_err dhis2_oauth2_fetch_jwks_doc(
   *out = NULL;
   if (ep->jwks == NULL)
     return DHIS2_ERR_UNSUPPORTED;
-  rc = dhis2_http_request(&c->http, &req, &resp, c->log);
+  rc = dhis2_client_request(c, &req, &resp);
   if (rc == DHIS2_OK && resp.status != 200)
     rc = resp.status >= 500 ? DHIS2_ERR_SERVER : DHIS2_ERR_HTTP;
   if (rc == DHIS2_OK)

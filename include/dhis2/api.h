@@ -103,13 +103,15 @@ enum dhis2_err dhis2_login_status_to_err(const char *status, bool code_sent);
    characters (bytes < 0x20 and 0x7f) and no ':'. */
 bool dhis2_username_valid(const char *name);
 
-/* A connection to one DHIS2 server. Owned by the caller. */
+/* A connection to one DHIS2 server (and the IdP beside it) for one login
+   or one dhis2-auth command. Owned by the caller. */
 struct dhis2_client {
   char *url; /* base URL, owned */
   struct dhis2_http_opts http;
-  char *ca_file;               /* owned storage behind http.ca_file */
-  char *pinned_pubkey;         /* owned storage behind http.pinned_pubkey */
-  const struct dhis2_log *log; /* borrowed, may be NULL */
+  char *ca_file;                /* owned storage behind http.ca_file */
+  char *pinned_pubkey;          /* owned storage behind http.pinned_pubkey */
+  const struct dhis2_log *log;  /* borrowed, may be NULL */
+  struct dhis2_http_conn *conn; /* owned; made by the first request */
 };
 
 /*
@@ -120,7 +122,17 @@ struct dhis2_client {
 enum dhis2_err dhis2_client_new(const struct dhis2_config *cfg,
                                 const struct dhis2_log *lg,
                                 struct dhis2_client **out);
+/* Closes the client's connection and frees it. NULL is a no-op. */
 void dhis2_client_free(struct dhis2_client *c);
+
+/*
+ * Every request of the client goes here: dhis2_http_conn_request() on the
+ * client's one connection (made at the first request), so the requests of
+ * a login share one TCP connection and one TLS handshake. Same results.
+ */
+enum dhis2_err dhis2_client_request(struct dhis2_client *c,
+                                    const struct dhis2_http_req *req,
+                                    struct dhis2_http_resp *resp);
 
 /* How /api/me is authenticated. */
 enum dhis2_auth {

@@ -70,20 +70,51 @@ struct dhis2_http_resp {
  * business; requests made here never write to it), and
  * curl_global_init_mem() called by the host afterwards has no effect.
  * Never calls curl_global_cleanup: a PAM module cannot know whether the
- * application uses libcurl too. Called by dhis2_http_request() itself.
+ * application uses libcurl too. Called by dhis2_http_conn_new() itself.
  */
 enum dhis2_err dhis2_http_global_init(void);
 
 /*
- * Performs req under opts and fills *resp (zeroed on entry; clear it even
- * on error). Returns DHIS2_OK whenever a complete HTTP reply arrived,
- * whatever its status (redirects are never followed: a 3xx is returned
- * with its location), else DHIS2_ERR_INVAL (a URL whose scheme or host the
- * policy refuses; nothing is sent), DHIS2_ERR_CONNECT, DHIS2_ERR_TIMEOUT,
- * DHIS2_ERR_TLS, DHIS2_ERR_TOO_LARGE (more than max_body bytes: reading
- * stops there) or DHIS2_ERR_INTERNAL. Logs the method, URL path, status and
- * time at debug level; never headers or bodies.
+ * One connection to a server: a libcurl easy handle, whose connection,
+ * DNS answer and TLS session serve every request made on it, so a login's
+ * requests cost one TCP and one TLS handshake between them. Every request
+ * on it is under the opts it was made with. Not for two threads at once.
  */
+struct dhis2_http_conn;
+
+/*
+ * Makes a handle under opts (copied: opts may go afterwards). Sets *out
+ * (NULL on entry) on DHIS2_OK; DHIS2_ERR_NOMEM, DHIS2_ERR_INTERNAL. Opens
+ * no connection yet: the first request does.
+ */
+enum dhis2_err dhis2_http_conn_new(const struct dhis2_http_opts *opts,
+                                   struct dhis2_http_conn **out);
+
+/* Closes the connection and frees conn. NULL is a no-op. */
+void dhis2_http_conn_free(struct dhis2_http_conn *conn);
+
+/*
+ * Performs req on conn and fills *resp (zeroed on entry; clear it even on
+ * error), reusing the connection of the request before when the server
+ * kept it open, else opening one. Nothing of one request (method, body,
+ * headers, cookies) carries over to the next: the cookie engine is off,
+ * so a session goes only where a Cookie header in req puts it. Returns
+ * DHIS2_OK whenever a complete HTTP reply arrived, whatever its status
+ * (redirects are never followed: a 3xx is returned with its location),
+ * else DHIS2_ERR_INVAL (a URL whose scheme or host the policy refuses;
+ * nothing is sent), DHIS2_ERR_CONNECT, DHIS2_ERR_TIMEOUT (opts.timeout
+ * bounds each request by itself), DHIS2_ERR_TLS, DHIS2_ERR_TOO_LARGE
+ * (more than max_body bytes: reading stops there) or DHIS2_ERR_INTERNAL.
+ * Logs the method, URL path, status and time at debug level; never
+ * headers or bodies.
+ */
+enum dhis2_err dhis2_http_conn_request(struct dhis2_http_conn *conn,
+                                       const struct dhis2_http_req *req,
+                                       struct dhis2_http_resp *resp,
+                                       const struct dhis2_log *lg);
+
+/* One request on a connection of its own, closed after it: as
+   dhis2_http_conn_request() on a fresh dhis2_http_conn_new(opts). */
 enum dhis2_err dhis2_http_request(const struct dhis2_http_opts *opts,
                                   const struct dhis2_http_req *req,
                                   struct dhis2_http_resp *resp,

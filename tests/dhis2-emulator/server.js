@@ -75,6 +75,13 @@ async function main() {
   const sinkPort = await listen(sink, opts.host);
   env.sinkBase = `${scheme}://${urlHost(opts.host)}:${sinkPort}`;
   const main = make(dhis2.makeHandler(env));
+  // Counted per accepted socket, before any request on it: a client that
+  // reuses its connection shows one however many requests it sends.
+  main.on('connection', () => { state.connections += 1; });
+  main.on('secureConnection', (sock) => {
+    const v = sock.getProtocol() || 'unknown';
+    state.tlsVersions[v] = (state.tlsVersions[v] || 0) + 1;
+  });
   const port = await listen(main, opts.host);
   env.port = port;
   const ctl = http.createServer(control.makeHandler(env));

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <criterion/criterion.h>
+#include <json-c/json.h>
 #include <security/pam_appl.h>
 
 #include "accounts.h"
@@ -964,4 +965,92 @@ Test(pam, token_only_falls_through_without_a_prompt_or_request)
   cr_assert_eq(r.n_prompts, 1);
   cr_assert_eq(emu_count(emu, "/api/auth/login"), 1);
   pt_run_clear(&r);
+}
+
+/* --- one connection a login -------------------------------------------- */
+
+/* The emulator's count of TCP connections to its main listener, and of
+   those whose TLS settled on 1.3. */
+static void conn_counts(long *connections, long *tls13)
+{
+  char *reply = NULL;
+  struct json_object *root;
+  struct json_object *v;
+  struct json_object *tv;
+
+  cr_assert_eq(emu_ctl(emu, "GET", "/counters", NULL, &reply), 200);
+  root = json_tokener_parse(reply);
+  cr_assert_not_null(root, "%s", reply);
+  cr_assert(json_object_object_get_ex(root, "connections", &v), "%s", reply);
+  *connections = (long)json_object_get_int64(v);
+  *tls13 = 0;
+  if (json_object_object_get_ex(root, "tls_versions", &tv) &&
+      json_object_object_get_ex(tv, "TLSv1.3", &v))
+    *tls13 = (long)json_object_get_int64(v);
+  json_object_put(root);
+  free(reply);
+}
+
+static void assert_one_tls13_connection(long requests)
+{
+  long conns;
+  long tls13;
+
+  cr_assert_eq(emu_count(emu, NULL), requests);
+  conn_counts(&conns, &tls13);
+  cr_assert_eq(conns, 1, "%ld requests over %ld connections", requests, conns);
+  cr_assert_eq(tls13, 1, "TLS 1.3 preferred");
+}
+
+Test(pam, first_password_login_probes_and_logs_in_over_one_connection)
+{
+  cr_assert_eq(pt_auth(pt, TA_USER, "Alice-pw-1"), PAM_SUCCESS);
+  assert_one_tls13_connection(4); /* probe, login, me, logout */
+}
+
+Test(pam, password_login_is_one_connection)
+{
+  cr_assert_eq(pt_auth(pt, TA_USER, "Alice-pw-1"), PAM_SUCCESS);
+  emu_reset(emu);
+  cr_assert_eq(pt_auth(pt, TA_USER, "Alice-pw-1"), PAM_SUCCESS);
+  assert_one_tls13_connection(3); /* login, me, logout */
+}
+
+Test(pam, pat_login_is_one_connection)
+{
+  char *pat = tu_fixture_pat("alice", 1);
+
+  cr_assert_eq(pt_auth(pt, TA_USER, pat), PAM_SUCCESS);
+  assert_one_tls13_connection(1);
+  free(pat);
+}
+
+Test(pam, wrong_password_is_one_connection)
+{
+  cr_assert_eq(pt_auth(pt, TA_USER, "Wrong-pw-9"), PAM_AUTH_ERR);
+  assert_one_tls13_connection(2); /* probe, login */
+}
+
+Test(pam, totp_login_keeps_its_connection_across_the_prompt)
+{
+  struct pt_run r;
+  char code[7];
+  const char *carol_pw = tu_fixture_string("carol", "password");
+
+  pt_write_map(pt, "carol " TA_USER "\n");
+  emu_totp(tu_fixture_string("carol", "secret"), time(NULL), code);
+  {
+    const char *answers[] = {carol_pw, code, NULL};
+    pt_run(pt, TA_USER, answers, &r);
+  }
+  cr_assert_eq(r.auth, PAM_SUCCESS, "%s", r.messages ? r.messages : "");
+  pt_run_clear(&r);
+  /* probe, login without a code, login with it, me, logout */
+  assert_one_tls13_connection(5);
+}
+
+Test(pam_240, basic_login_probes_and_logs_in_over_one_connection)
+{
+  cr_assert_eq(pt_auth(pt, TA_USER, "Alice-pw-1"), PAM_SUCCESS);
+  assert_one_tls13_connection(2); /* probe, Basic /api/me */
 }

@@ -69,6 +69,8 @@ function makeHandler(env) {
           by_path: state.byPath,
           sink: state.sinkRequests.length,
           sessions: state.sessionsCreated,
+          connections: state.connections,
+          tls_versions: state.tlsVersions,
         });
       case 'GET /requests':
         return h.sendJson(res, 200, state.requests);

@@ -51,6 +51,10 @@ class State {
     this.requests = [];
     this.sinkRequests = [];
     this.sessionsCreated = 0;
+    // TCP connections the main listener accepted, and the TLS version each
+    // TLS one settled on ({"TLSv1.3": n}): a client should need one a login.
+    this.connections = 0;
+    this.tlsVersions = {};
     // username -> { count, expires }: DHIS2's userFailedLoginAttemptCache.
     this.failures = new Map();
     // username -> { code, expires }: the "secret" email 2FA stores.

@@ -25,6 +25,29 @@ test('counters count by path without the query; sink counted apart',
     assert.equal(c.sink, 1);
   });
 
+test('connections counts accepted sockets, not requests', async () => {
+  // fetchRaw opens a socket a request (agent: false); one keep-alive agent
+  // sends both requests over one.
+  await emu.request('/api/me', { auth: ADMIN });
+  await emu.request('/api/me', { auth: ADMIN });
+  assert.equal((await emu.counters()).connections, 2);
+  await emu.reset();
+  const http = require('node:http');
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  const get = () => new Promise((resolve, reject) => {
+    http.get(`${emu.url}/api/loginConfig`, { agent }, (res) => {
+      res.resume();
+      res.on('end', resolve);
+    }).on('error', reject);
+  });
+  await get();
+  await get();
+  agent.destroy();
+  const c = await emu.counters();
+  assert.equal(c.total, 2);
+  assert.equal(c.connections, 1);
+});
+
 test('/requests logs method, path with query, all headers, body', async () => {
   await emu.request('/api/me?fields=id', { auth: ADMIN });
   await emu.login('alice', 'Alice-pw-1');
@@ -56,7 +79,8 @@ test('reset clears logs, counters, faults, sessions, version, clock', async () =
   await emu.ctl('POST', '/fault', { mode: 'status', code: 500 });
   await emu.reset();
   assert.deepEqual(await emu.counters(),
-    { total: 0, by_path: {}, sink: 0, sessions: 0 });
+    { total: 0, by_path: {}, sink: 0, sessions: 0, connections: 0,
+      tls_versions: {} });
   assert.deepEqual((await emu.ctl('GET', '/requests')).json, []);
   assert.equal((await emu.request('/api/me', { cookie })).status, 401);
   assert.equal((await emu.ctl('GET', '/health')).json.version, '2.42');
@@ -182,4 +206,17 @@ test('settings email_2fa: on makes email 2FA ask for a code; reset turns it off'
     await emu.reset();
     assert.equal((await emu.login('dave', 'Dave-pw-1')).json.loginStatus,
       'SUCCESS');
+  });
+
+test('tls_versions counts the version each TLS connection settled on',
+  async () => {
+    const tls = await start({ tls: true });
+    try {
+      await tls.request('/api/loginConfig');
+      const c = await tls.counters();
+      assert.equal(c.connections, 1);
+      assert.deepEqual(c.tls_versions, { 'TLSv1.3': 1 });
+    } finally {
+      await tls.stop();
+    }
   });
