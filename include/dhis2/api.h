@@ -112,6 +112,7 @@ struct dhis2_client {
   char *pinned_pubkey;          /* owned storage behind http.pinned_pubkey */
   const struct dhis2_log *log;  /* borrowed, may be NULL */
   struct dhis2_http_conn *conn; /* owned; made by the first request */
+  time_t server_date; /* the Date of the latest reply, 0 if none had one */
 };
 
 /*

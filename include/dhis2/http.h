@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <time.h>
 
 #include "dhis2/err.h"
 #include "dhis2/log.h"
@@ -51,6 +52,7 @@ struct dhis2_http_resp {
   char *location;
   char *www_authenticate;
   char *cookies;
+  time_t date;    /* the Date header as a time, 0 when absent or unreadable */
   double seconds; /* total time of the transfer */
 };
 
