@@ -116,7 +116,8 @@ $(B)/tests/pam/%: tests/pam/%.c $(B)/tests/support/accounts.o $(SUPPORT) \
 	  $(B)/tests/support/accounts.o $(SUPPORT) \
 	  $(LIB) $(LDFLAGS) $(CRITERION_LIBS) $(PKG_LIBS) $(PAM_LIBS) -lpthread \
 	  -ldl -Wl,--export-dynamic-symbol=__syslog_chk \
-	  -Wl,--export-dynamic-symbol=getpwnam_r
+	  -Wl,--export-dynamic-symbol=getpwnam_r \
+	  -Wl,--export-dynamic-symbol=time
 
 # Only libpam: a setuid copy must load nothing but what a real su loads.
 $(PAMDRIVE): tests/pam/pamdrive.c

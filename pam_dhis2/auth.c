@@ -87,7 +87,8 @@ static void show_reason(struct module *m, enum dhis2_err err)
    state_dir. */
 static enum dhis2_err check_password(struct module *m, struct dhis2_client *c,
                                      const char *name, const char *pw,
-                                     struct dhis2_identity **id, int *pam_rc)
+                                     struct dhis2_identity **id, int *pam_rc,
+                                     bool *asked_code)
 {
   enum dhis2_err rc;
   char *cookies = NULL;
@@ -115,6 +116,7 @@ static enum dhis2_err check_password(struct module *m, struct dhis2_client *c,
     return dhis2_api_me(c, DHIS2_AUTH_BASIC, name, pw, id);
   }
   if (dhis2_err_class(rc) == DHIS2_CLASS_NEEDS_CODE) {
+    *asked_code = true;
     if (m->cfg->twofactor == DHIS2_TWOFACTOR_DENY) {
       conv_error(m, "DHIS2 asks for a verification code; two-factor "
                     "sign-in is not allowed here.");
@@ -157,10 +159,17 @@ static enum throttle_outcome throttle_outcome_of(enum dhis2_err err)
   return THROTTLE_NO_VERDICT;
 }
 
+/* What one online check learnt besides its verdict. */
+struct check_info {
+  bool asked_code;    /* DHIS2 asked for a verification code */
+  time_t server_date; /* the server's Date, 0 if none */
+};
+
 /* Checks secret for name; *how says what kind of secret it was. */
 static enum dhis2_err check_secret(struct module *m, const char *name,
                                    const char *secret, const char **how,
-                                   struct dhis2_identity **id, int *pam_rc)
+                                   struct dhis2_identity **id, int *pam_rc,
+                                   struct check_info *info)
 {
   enum dhis2_err rc;
   struct dhis2_client *c = NULL;
@@ -182,7 +191,8 @@ static enum dhis2_err check_secret(struct module *m, const char *name,
   if (is_pat)
     rc = dhis2_api_me(c, DHIS2_AUTH_APITOKEN, NULL, secret, id);
   else
-    rc = check_password(m, c, name, secret, id, pam_rc);
+    rc = check_password(m, c, name, secret, id, pam_rc, &info->asked_code);
+  info->server_date = c->server_date;
   dhis2_client_free(c);
   if (rc == DHIS2_OK && !module_same_dhis2_user(m, (*id)->username, name)) {
     dhis2_identity_free(*id);
@@ -202,6 +212,7 @@ int module_authenticate(struct module *m)
   struct user_target t = {0};
   struct dhis2_identity *id = NULL;
   struct throttle_slot slot = {0};
+  struct check_info info = {0};
   enum dhis2_err err = DHIS2_ERR_INTERNAL;
   char *secret = NULL;
   char why[512];
@@ -267,6 +278,13 @@ int module_authenticate(struct module *m)
   rc = conv_get_secret(m, &secret);
   if (rc != PAM_SUCCESS)
     goto out;
+  /* Wrong offline secrets hold the user back, online too: nothing is
+     sent until the delay ends. */
+  if (secret[0] != '\0' && offline_delayed(m, t.dhis2_name)) {
+    how = sent_as_password(m, secret) ? "password" : "pat";
+    rc = PAM_MAXTRIES;
+    goto out;
+  }
   /* Only passwords count toward DHIS2's lockout: a PAT or token of the
      user still signs in while the throttle holds. */
   if (sent_as_password(m, secret) &&
@@ -280,12 +298,25 @@ int module_authenticate(struct module *m)
     rc = PAM_MAXTRIES;
     goto out;
   }
-  err = check_secret(m, t.dhis2_name, secret, &how, &id, &pam_rc);
+  err = check_secret(m, t.dhis2_name, secret, &how, &id, &pam_rc, &info);
   throttle_settle(m, t.dhis2_name, &slot, throttle_outcome_of(err));
   if (pam_rc != PAM_SUCCESS) {
     rc = pam_rc; /* the conversation failed while asking for a code */
     goto out;
   }
+  if (m->cfg->offline && offline_applies(err)) {
+    dhis2_log(&m->log, LOG_NOTICE, "%s: DHIS2 unavailable (%s): trying offline",
+              t.dhis2_name, dhis2_strerror(err));
+    rc = offline_signin(m, t.dhis2_name, secret, &id);
+    if (rc == PAM_SUCCESS) {
+      how = strcmp(how, "pat") == 0 ? "pat-offline" : "password-offline";
+      err = DHIS2_OK;
+      goto verified;
+    }
+    goto out;
+  }
+  offline_after_online(m, t.dhis2_name, secret, err, id, info.asked_code,
+                       info.server_date);
   show_reason(m, err);
   rc = dhis2_err_to_pam(err);
   if (err == DHIS2_ERR_INVAL)

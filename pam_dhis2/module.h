@@ -3,6 +3,7 @@
 #define DHIS2_MODULE_H
 
 #include <stdbool.h>
+#include <time.h>
 
 #include <security/pam_modules.h>
 
@@ -128,6 +129,43 @@ bool state_cache_get(struct module *m, const char *prefix, const char *key,
                      size_t max, char **buf, size_t *len);
 void state_cache_put(struct module *m, const char *prefix, const char *key,
                      const char *buf, size_t len);
+
+/* state_dir/sub (sub NULL: state_dir itself), both created root-only;
+   false, logged, when unusable. */
+bool state_path(struct module *m, const char *sub, char *out, size_t outlen);
+
+/* --- offline sign-in (offline.c, DESIGN.md section 11) --- */
+
+/* True when DHIS2 gave no answer at all (unreachable, timeout, TLS, 5xx):
+   the only errors after which offline sign-in may be tried. */
+bool offline_applies(enum dhis2_err err);
+
+/* With offline = yes: true when name's offline failures hold it back (the
+   user is told until when; nothing may be sent to DHIS2). */
+bool offline_delayed(struct module *m, const char *name);
+
+/*
+ * With offline = yes, after DHIS2 judged secret for name online: a success
+ * (id set) refreshes the record (twofactor: a code was asked;
+ * server_date: the server's Date, 0 if none); a wrong secret deletes the
+ * slot it matches; a disabled, locked or expired account deletes the
+ * record. Errors are logged, never fatal.
+ */
+void offline_after_online(struct module *m, const char *name,
+                          const char *secret, enum dhis2_err err,
+                          const struct dhis2_identity *id, bool twofactor,
+                          time_t server_date);
+
+/*
+ * With offline = yes and DHIS2 unavailable: judges secret for name
+ * against the cache. Returns PAM_SUCCESS with *id (NULL on entry) the
+ * snapshot and the user told so; PAM_AUTH_ERR for a wrong secret;
+ * PAM_MAXTRIES while the failure delay holds; otherwise
+ * PAM_AUTHINFO_UNAVAIL (no record, too old, the clock, 2FA), the reason
+ * shown and logged.
+ */
+int offline_signin(struct module *m, const char *name, const char *secret,
+                   struct dhis2_identity **id);
 
 /* --- the token method (token.c) --- */
 

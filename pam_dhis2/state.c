@@ -41,8 +41,7 @@ static bool hash_name(const char *s, bool fold, char out[65])
   return ok;
 }
 
-/* state_dir/sub, created root-only; false (logged) when unusable. */
-static bool state_path(struct module *m, const char *sub, char *out,
+bool state_path(struct module *m, const char *sub, char *out,
                        size_t outlen)
 {
   const char *dir = m->cfg->state_dir;

@@ -455,6 +455,11 @@ void emu_fault(struct emu *e, const char *json)
   json_object_put(ctl_json(e, "POST", "/fault", json));
 }
 
+void emu_user(struct emu *e, const char *json)
+{
+  json_object_put(ctl_json(e, "POST", "/user", json));
+}
+
 static long counters_field(struct emu *e, const char *outer, const char *inner)
 {
   struct json_object *o = ctl_json(e, "GET", "/counters", NULL);

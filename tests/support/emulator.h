@@ -59,6 +59,12 @@ void emu_reset(struct emu *e);
    if the emulator refuses it. */
 void emu_fault(struct emu *e, const char *json);
 
+/* POST /user with json: an administrator's change to a fixture user until
+   the next reset, e.g. {"username":"alice","disabled":true}; keys
+   password, disabled, accountExpiry, userGroups. Fails the test if the
+   emulator refuses it. */
+void emu_user(struct emu *e, const char *json);
+
 /* Requests the main listener saw for path (without query), or in total
    when path is NULL. Fails the test on error. */
 long emu_count(struct emu *e, const char *path);

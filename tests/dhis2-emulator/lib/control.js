@@ -7,6 +7,49 @@ const h = require('./http');
 const faults = require('./faults');
 const { VERSIONS } = require('./state');
 
+// What an administrator changes on a DHIS2 user while the tests run:
+// password, disabled, accountExpiry (ISO string or null), userGroups (ids).
+// The fixture's values come back on POST /reset.
+const USER_KEYS = {
+  password: (v) => typeof v === 'string' && v.length > 0,
+  disabled: (v) => typeof v === 'boolean',
+  accountExpiry: (v) => v === null || (typeof v === 'string' && !Number.isNaN(Date.parse(v))),
+  userGroups: (v) => Array.isArray(v) && v.every((id) => typeof id === 'string'),
+};
+
+function patchUser(env, body) {
+  const user = env.fixture.users.get(body.username);
+  if (!user) return `no user ${body.username}`;
+  const keys = Object.keys(body).filter((k) => k !== 'username');
+  if (!keys.length) return `user: one of ${Object.keys(USER_KEYS)}`;
+  for (const k of keys) {
+    if (!USER_KEYS[k]) return `user: unknown key ${k}`;
+    if (!USER_KEYS[k](body[k])) return `user: bad ${k}`;
+  }
+  if (body.userGroups && !body.userGroups.every((id) => env.fixture.groups.has(id))) {
+    return 'user: unknown group';
+  }
+  env.userOriginals ??= new Map();
+  if (!env.userOriginals.has(user.username)) {
+    env.userOriginals.set(user.username, structuredClone(user));
+  }
+  for (const k of keys) {
+    if (body[k] === null) delete user[k];
+    else user[k] = structuredClone(body[k]);
+  }
+  return null;
+}
+
+function restoreUsers(env) {
+  if (!env.userOriginals) return;
+  for (const [name, orig] of env.userOriginals) {
+    const user = env.fixture.users.get(name);
+    for (const k of Object.keys(USER_KEYS)) delete user[k];
+    Object.assign(user, orig);
+  }
+  env.userOriginals.clear();
+}
+
 function makeHandler(env) {
   const { state } = env;
   return async function handle(req, res) {
@@ -28,6 +71,7 @@ function makeHandler(env) {
       case 'GET /health':
         return h.sendJson(res, 200, { ok: true, version: state.version });
       case 'POST /reset':
+        restoreUsers(env);
         state.reset();
         if (env.oauth2) env.oauth2.reset();
         return ok();
@@ -61,6 +105,11 @@ function makeHandler(env) {
         if (err) return bad(err);
         // One fault at a time: the last one armed wins.
         state.fault = { ...body, remaining: body.times ?? null };
+        return ok();
+      }
+      case 'POST /user': {
+        const err = patchUser(env, body);
+        if (err) return bad(err);
         return ok();
       }
       case 'GET /counters':

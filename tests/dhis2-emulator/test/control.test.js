@@ -220,3 +220,20 @@ test('tls_versions counts the version each TLS connection settled on',
       await tls.stop();
     }
   });
+
+test('POST /user changes a user until reset', async () => {
+  const ctl = (body) => emu.ctl('POST', '/user', body);
+  assert.equal((await emu.login('alice', 'Alice-pw-1')).status, 200);
+  assert.equal((await ctl({ username: 'alice', password: 'Alice-pw-2' })).status, 200);
+  assert.equal((await emu.login('alice', 'Alice-pw-1')).status, 401);
+  assert.equal((await emu.login('alice', 'Alice-pw-2')).status, 200);
+  assert.equal((await ctl({ username: 'alice', disabled: true })).status, 200);
+  const r = await emu.login('alice', 'Alice-pw-2');
+  assert.equal(r.json.loginStatus, 'ACCOUNT_DISABLED');
+  await emu.reset();
+  assert.equal((await emu.login('alice', 'Alice-pw-1')).status, 200);
+  assert.equal((await ctl({ username: 'nobody' , disabled: true })).status, 400);
+  assert.equal((await ctl({ username: 'alice', disabled: 'yes' })).status, 400);
+  assert.equal((await ctl({ username: 'alice', colour: 'red' })).status, 400);
+  assert.equal((await ctl({ username: 'alice', userGroups: ['NoSuchGrp01'] })).status, 400);
+});
