@@ -1637,5 +1637,23 @@ Test(config, shipped_example_loads_with_and_without_its_comments)
   cr_assert(dhis2_strlist_contains(&cfg->require_group, "LinuxAdmGrp"));
   cr_assert_eq(cfg->max_uid, 60000);
   cr_assert_not_null(cfg->user_map);
+  cr_assert(!cfg->offline, "offline must stay opt-in");
   dhis2_config_free(cfg);
+  cfg = NULL;
+
+  /* Its offline profiles: a kiosk for a week, sudo for an hour. */
+  {
+    const char *kiosk[] = {"profile=kiosk"};
+    const char *sudo[] = {"profile=sudo"};
+
+    cr_assert_eq(load_text(uncommented, 1, kiosk, &cfg), DHIS2_OK, "%s", err);
+    cr_assert(cfg->offline);
+    cr_assert_eq(cfg->offline_ttl, 7L * 86400);
+    dhis2_config_free(cfg);
+    cfg = NULL;
+    cr_assert_eq(load_text(uncommented, 1, sudo, &cfg), DHIS2_OK, "%s", err);
+    cr_assert(cfg->offline);
+    cr_assert_eq(cfg->offline_ttl, 3600);
+    dhis2_config_free(cfg);
+  }
 }
