@@ -86,7 +86,12 @@ enum dhis2_err dhis2_client_request(struct dhis2_client *c,
     if (rc != DHIS2_OK)
       return rc;
   }
-  return dhis2_http_conn_request(c->conn, req, resp, c->log);
+  rc = dhis2_http_conn_request(c->conn, req, resp, c->log);
+  /* The server's clock, for the offline cache's high-water mark: a reply
+     without a Date leaves the one seen before. */
+  if (rc == DHIS2_OK && resp->date != 0)
+    c->server_date = resp->date;
+  return rc;
 }
 
 /* The /api/me path, with the brackets of DHIS2_ME_FIELDS percent-encoded:

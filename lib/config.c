@@ -22,6 +22,10 @@
 #define CONF_LINE_MAX 4096        /* bytes in one line, newline excluded */
 #define CONF_TIMEOUT_MAX 300L     /* s: a login must not hang longer */
 #define CONF_FAILURE_LIMIT_MAX 1000u
+/* An offline window longer than this is a stale account, not a trip. */
+#define CONF_OFFLINE_TTL_MAX (90L * 86400)
+/* Past a day a wrong-secret delay only locks the user out of the host. */
+#define CONF_OFFLINE_DELAY_MAX 86400L
 #define CONF_UID_MAX 4294967294ul /* (uid_t)-1 means "no uid" */
 
 enum key_id {
@@ -42,6 +46,11 @@ enum key_id {
   KEY_FAILURE_LIMIT,
   KEY_FAILURE_WINDOW,
   KEY_STATE_DIR,
+  KEY_OFFLINE,
+  KEY_OFFLINE_TTL,
+  KEY_OFFLINE_FAILURE_LIMIT,
+  KEY_OFFLINE_FAILURE_DELAY,
+  KEY_OFFLINE_TWOFACTOR,
   KEY_OAUTH2,
   KEY_ISSUER,
   KEY_CLIENT_ID,
@@ -74,6 +83,11 @@ static const struct key_name {
     {"failure_limit", KEY_FAILURE_LIMIT},
     {"failure_window", KEY_FAILURE_WINDOW},
     {"state_dir", KEY_STATE_DIR},
+    {"offline", KEY_OFFLINE},
+    {"offline_ttl", KEY_OFFLINE_TTL},
+    {"offline_failure_limit", KEY_OFFLINE_FAILURE_LIMIT},
+    {"offline_failure_delay", KEY_OFFLINE_FAILURE_DELAY},
+    {"offline_twofactor", KEY_OFFLINE_TWOFACTOR},
     {"oauth2", KEY_OAUTH2},
     {"issuer", KEY_ISSUER},
     {"client_id", KEY_CLIENT_ID},
@@ -614,9 +628,9 @@ static int choice(const char *v, const char *const *words)
   return -1;
 }
 
-/* A duration above 0; at most CONF_TIMEOUT_MAX when capped. */
-static enum dhis2_err set_seconds(long *dst, const char *v, bool capped,
-                                  const char **why)
+/* A duration above 0 and, when max > 0, at most max; too_long says so. */
+static enum dhis2_err set_seconds(long *dst, const char *v, long max,
+                                  const char *too_long, const char **why)
 {
   long s = 0;
 
@@ -628,8 +642,8 @@ static enum dhis2_err set_seconds(long *dst, const char *v, bool capped,
     *why = "must be more than 0 seconds";
     return DHIS2_ERR_CONFIG;
   }
-  if (capped && s > CONF_TIMEOUT_MAX) {
-    *why = "must be at most 300 seconds";
+  if (max > 0 && s > max) {
+    *why = too_long;
     return DHIS2_ERR_CONFIG;
   }
   *dst = s;
@@ -642,6 +656,7 @@ static enum dhis2_err set_value(struct target *t, const struct where *w,
                                 const char **why)
 {
   static const char *const twofactor[] = {"prompt", "deny", NULL};
+  static const char *const offline_twofactor[] = {"deny", "password", NULL};
   static const char *const oauth2[] = {"dhis2", "uaa", "oidc", NULL};
   static const char *const store[] = {"auto", "keyring", "file", NULL};
   static const char *const validation[] = {"auto", "api", "jwks", NULL};
@@ -676,13 +691,15 @@ static enum dhis2_err set_value(struct target *t, const struct where *w,
       *why = "not yes or no";
     break;
   case KEY_CONNECT_TIMEOUT:
-    rc = set_seconds(&cfg->connect_timeout, v, true, why);
+    rc = set_seconds(&cfg->connect_timeout, v, CONF_TIMEOUT_MAX,
+                     "must be at most 300 seconds", why);
     break;
   case KEY_TIMEOUT:
-    rc = set_seconds(&cfg->timeout, v, true, why);
+    rc = set_seconds(&cfg->timeout, v, CONF_TIMEOUT_MAX,
+                     "must be at most 300 seconds", why);
     break;
   case KEY_FAILURE_WINDOW:
-    rc = set_seconds(&cfg->failure_window, v, false, why);
+    rc = set_seconds(&cfg->failure_window, v, 0, NULL, why);
     break;
   case KEY_METHODS:
     rc = set_methods(&cfg->methods, v, why);
@@ -730,6 +747,35 @@ static enum dhis2_err set_value(struct target *t, const struct where *w,
       rc = DHIS2_OK;
     } else
       *why = "not a number from 0 to 1000";
+    break;
+  case KEY_OFFLINE:
+    if (dhis2_parse_bool(v, &cfg->offline) == DHIS2_OK)
+      rc = DHIS2_OK;
+    else
+      *why = "not yes or no";
+    break;
+  case KEY_OFFLINE_TTL:
+    rc = set_seconds(&cfg->offline_ttl, v, CONF_OFFLINE_TTL_MAX,
+                     "must be at most 90d", why);
+    break;
+  case KEY_OFFLINE_FAILURE_LIMIT:
+    if (parse_unsigned(v, CONF_FAILURE_LIMIT_MAX, &u)) {
+      cfg->offline_failure_limit = (unsigned)u;
+      rc = DHIS2_OK;
+    } else
+      *why = "not a number from 0 to 1000";
+    break;
+  case KEY_OFFLINE_FAILURE_DELAY:
+    rc = set_seconds(&cfg->offline_failure_delay, v, CONF_OFFLINE_DELAY_MAX,
+                     "must be at most 1d", why);
+    break;
+  case KEY_OFFLINE_TWOFACTOR:
+    c = choice(v, offline_twofactor);
+    if (c >= 0) {
+      cfg->offline_twofactor_password = c == 1;
+      rc = DHIS2_OK;
+    } else
+      *why = "not deny or password";
     break;
   case KEY_OAUTH2:
     c = choice(v, oauth2);
@@ -1241,6 +1287,11 @@ static struct dhis2_config *config_new(void)
   cfg->max_uid = 60000;
   cfg->failure_limit = 3;
   cfg->failure_window = 900;
+  cfg->offline = false;
+  cfg->offline_ttl = 7L * 86400;
+  cfg->offline_failure_limit = 5;
+  cfg->offline_failure_delay = 5L * 60;
+  cfg->offline_twofactor_password = false;
   cfg->oauth2 = DHIS2_OAUTH2_DHIS2;
   cfg->redirect_port = 8765;
   cfg->token_store = DHIS2_STORE_AUTO;

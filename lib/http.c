@@ -218,12 +218,25 @@ static bool add_cookie(struct dhis2_http_resp *r, const char *setcookie)
   return true;
 }
 
+/*
+ * The Date header as a time, 0 when unreadable. curl_getdate() takes the
+ * three HTTP forms (RFC 9110 5.6.7) and more; a time before 1970 or one
+ * it cannot read (-1) is no date at all.
+ */
+static time_t parse_date(const char *v)
+{
+  time_t t = curl_getdate(v, NULL);
+
+  return t > 0 ? t : 0;
+}
+
 static size_t on_header(char *data, size_t size, size_t nmemb, void *arg)
 {
   struct sink *s = arg;
   struct dhis2_http_resp *r = s->resp;
   size_t n = size * nmemb;
   char *cookie = NULL;
+  char *date = NULL;
 
   if (n >= 5 && strncmp(data, "HTTP/", 5) == 0) {
     /* A new response (after a 100 Continue): forget the interim one. */
@@ -232,6 +245,12 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *arg)
     free(r->www_authenticate);
     dhis2_secret_free(r->cookies);
     r->content_type = r->location = r->www_authenticate = r->cookies = NULL;
+    r->date = 0;
+    return n;
+  }
+  if (header_value(data, n, "Date", &date)) {
+    r->date = date != NULL ? parse_date(date) : 0;
+    free(date);
     return n;
   }
   if (header_value(data, n, "Set-Cookie", &cookie)) {

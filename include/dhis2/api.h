@@ -130,6 +130,7 @@ void dhis2_client_free(struct dhis2_client *c);
  * Every request of the client goes here: dhis2_http_conn_request() on the
  * client's one connection (made at the first request), so the requests of
  * a login share one TCP connection and one TLS handshake. Same results.
+ * A reply with a readable Date sets c->server_date to it.
  */
 enum dhis2_err dhis2_client_request(struct dhis2_client *c,
                                     const struct dhis2_http_req *req,

@@ -10,6 +10,7 @@ const { State, VERSIONS } = require('./lib/state');
 const { loadFixture } = require('./lib/users');
 const dhis2 = require('./lib/dhis2');
 const control = require('./lib/control');
+const { Outage } = require('./lib/outage');
 const oauth2 = require('./lib/oauth2');
 
 function usage(msg) {
@@ -84,6 +85,7 @@ async function main() {
   });
   const port = await listen(main, opts.host);
   env.port = port;
+  env.outage = new Outage(main, opts.host, port);
   const ctl = http.createServer(control.makeHandler(env));
   const ctlPort = await listen(ctl, '127.0.0.1');
   // The external identity provider (lib/oauth2.js), same host and scheme.

@@ -460,6 +460,22 @@ void emu_user(struct emu *e, const char *json)
   json_object_put(ctl_json(e, "POST", "/user", json));
 }
 
+void emu_outage(struct emu *e, const char *mode)
+{
+  char body[64];
+
+  snprintf(body, sizeof body, "{\"mode\":\"%s\"}", mode);
+  json_object_put(ctl_json(e, "POST", "/outage", body));
+}
+
+void emu_clock(struct emu *e, long offset_s)
+{
+  char body[64];
+
+  snprintf(body, sizeof body, "{\"offset_s\":%ld}", offset_s);
+  json_object_put(ctl_json(e, "POST", "/clock", body));
+}
+
 static long counters_field(struct emu *e, const char *outer, const char *inner)
 {
   struct json_object *o = ctl_json(e, "GET", "/counters", NULL);

@@ -51,8 +51,9 @@ const char *emu_other_ca_file(const struct emu *e);
 int emu_ctl(struct emu *e, const char *method, const char *path,
             const char *json_body, char **reply);
 
-/* POST /reset: faults, counters, logs, lockouts, email codes, clock,
-   sessions and version back to the start. Fails the test on error. */
+/* POST /reset: faults, outage, counters, logs, lockouts, email codes,
+   clock, sessions and version back to the start. Fails the test on
+   error. */
 void emu_reset(struct emu *e);
 
 /* POST /fault with json, e.g. {"mode":"delay","ms":2000}. Fails the test
@@ -64,6 +65,20 @@ void emu_fault(struct emu *e, const char *json);
    password, disabled, accountExpiry, userGroups. Fails the test if the
    emulator refuses it. */
 void emu_user(struct emu *e, const char *json);
+
+/*
+ * POST /outage {"mode":mode}: "refuse" closes the main listener and cuts
+ * its open connections (a client gets "connection refused"), "hang"
+ * accepts and never answers (a client times out), "off" serves again on
+ * the same port, as emu_reset() does. Returns once the listener is so.
+ * Fails the test on error.
+ */
+void emu_outage(struct emu *e, const char *mode);
+
+/* POST /clock {"offset_s":offset_s}: the emulator's "now" (its Date
+   header, lockouts, expiry, codes) is ours plus offset_s. Fails the test
+   on error. */
+void emu_clock(struct emu *e, long offset_s);
 
 /* Requests the main listener saw for path (without query), or in total
    when path is NULL. Fails the test on error. */

@@ -389,6 +389,26 @@ Test(api_242, lockout_after_four_failures_refuses_the_right_password)
   cr_assert_eq(login("mallory", pw, NULL), DHIS2_OK);
 }
 
+Test(api_242, client_keeps_the_date_of_the_latest_reply_that_had_one)
+{
+  time_t ahead;
+
+  cr_assert_eq(client->server_date, 0, "no reply yet");
+  emu_clock(emu, 86400);
+  cr_assert_eq(me_basic("alice", "Alice-pw-1", NULL), DHIS2_OK);
+  ahead = client->server_date;
+  cr_assert_lt(labs((long)(ahead - (time(NULL) + 86400))), 5, "date %lld",
+               (long long)ahead);
+  /* A reply without a Date leaves the one seen before. */
+  emu_fault(emu, "{\"mode\":\"date\"}");
+  cr_assert_eq(me_basic("alice", "Alice-pw-1", NULL), DHIS2_OK);
+  cr_assert_eq(client->server_date, ahead);
+  /* Nor does a server that cannot be reached. */
+  emu_outage(emu, "refuse");
+  cr_assert_eq(me_basic("alice", "Alice-pw-1", NULL), DHIS2_ERR_CONNECT);
+  cr_assert_eq(client->server_date, ahead);
+}
+
 Test(api_241, login_works_on_241)
 {
   cr_assert_eq(login("alice", "Alice-pw-1", NULL), DHIS2_OK);

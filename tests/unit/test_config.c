@@ -274,6 +274,16 @@ static const char *field(const struct dhis2_config *c, const char *key)
     snprintf(buf, sizeof(buf), "%u", (unsigned)c->max_uid);
   else if (strcmp(key, "failure_limit") == 0)
     snprintf(buf, sizeof(buf), "%u", c->failure_limit);
+  else if (strcmp(key, "offline") == 0)
+    s = c->offline ? "yes" : "no";
+  else if (strcmp(key, "offline_ttl") == 0)
+    snprintf(buf, sizeof(buf), "%ld", c->offline_ttl);
+  else if (strcmp(key, "offline_failure_limit") == 0)
+    snprintf(buf, sizeof(buf), "%u", c->offline_failure_limit);
+  else if (strcmp(key, "offline_failure_delay") == 0)
+    snprintf(buf, sizeof(buf), "%ld", c->offline_failure_delay);
+  else if (strcmp(key, "offline_twofactor") == 0)
+    s = c->offline_twofactor_password ? "password" : "deny";
   else if (strcmp(key, "redirect_port") == 0)
     snprintf(buf, sizeof(buf), "%u", c->redirect_port);
   else if (strcmp(key, "methods") == 0)
@@ -339,6 +349,11 @@ static const struct key_case key_cases[] = {
     {"failure_window", "900", "1h", "3600", "1d", "86400"},
     {"state_dir", "/var/lib/pam_dhis2", "/run/pam_dhis2", "/run/pam_dhis2",
      "/srv/state", "/srv/state"},
+    {"offline", "no", "yes", "yes", "off", "no"},
+    {"offline_ttl", "604800", "1h", "3600", "90d", "7776000"},
+    {"offline_failure_limit", "5", "0", "0", "1000", "1000"},
+    {"offline_failure_delay", "300", "30s", "30", "1d", "86400"},
+    {"offline_twofactor", "deny", "password", "password", "deny", "deny"},
     {"oauth2", "dhis2", "uaa", "uaa", "oidc", "oidc"},
     {"issuer", "(none)", "https://idp.example.org/realms/x",
      "https://idp.example.org/realms/x", "https://idp2.example.org",
@@ -459,6 +474,21 @@ static const struct bad_case bad_cases[] = {
     {"failure_window", "15 minutes", "not a duration"},
     {"failure_window", "0", "must be more than 0 seconds"},
     {"state_dir", "var/lib/pam_dhis2", "not an absolute path"},
+    {"offline", "sometimes", "not yes or no"},
+    {"offline_ttl", "a week", "not a duration"},
+    {"offline_ttl", "0", "must be more than 0 seconds"},
+    {"offline_ttl", "0d", "must be more than 0 seconds"},
+    {"offline_ttl", "91d", "must be at most 90d"},
+    {"offline_ttl", "7776001", "must be at most 90d"},
+    {"offline_ttl", "-1d", "not a duration"},
+    {"offline_failure_limit", "-1", "not a number from 0 to 1000"},
+    {"offline_failure_limit", "1001", "not a number from 0 to 1000"},
+    {"offline_failure_limit", "5x", "not a number from 0 to 1000"},
+    {"offline_failure_delay", "5 min", "not a duration"},
+    {"offline_failure_delay", "0", "must be more than 0 seconds"},
+    {"offline_failure_delay", "25h", "must be at most 1d"},
+    {"offline_twofactor", "prompt", "not deny or password"},
+    {"offline_twofactor", "Password", "not deny or password"},
     {"oauth2", "saml", "not dhis2, uaa or oidc"},
     {"issuer", "ldap://idp.example.org", "not an http:// or https:// URL"},
     {"redirect_port", "0", "not a port (1 to 65535)"},
@@ -853,6 +883,81 @@ Test(config, arguments_override_the_selected_section)
 
   cr_expect_eq(cfg->timeout, 40);
   dhis2_config_free(cfg);
+}
+
+/* Offline sign-in per profile: a kiosk on, sudo with a short window. */
+static const char offline_profiles[] = "url = " URL "\n"
+                                       "offline = yes\n"
+                                       "offline_failure_limit = 3\n"
+                                       "[sudo]\n"
+                                       "offline_ttl = 1h\n"
+                                       "[console]\n"
+                                       "offline = no\n"
+                                       "offline_twofactor = password\n";
+
+Test(config, offline_keys_of_the_default_profile_apply_to_a_section)
+{
+  struct dhis2_config *cfg = NULL;
+
+  cr_assert_eq(load_text(offline_profiles, 0, NULL, &cfg), DHIS2_OK, "%s",
+               err);
+  cr_expect(cfg->offline);
+  cr_expect_eq(cfg->offline_ttl, 7L * 86400);
+  cr_expect_eq(cfg->offline_failure_limit, 3);
+  dhis2_config_free(cfg);
+}
+
+Test(config, offline_ttl_can_be_shorter_for_one_profile)
+{
+  const char *argv[] = {"profile=sudo"};
+  struct dhis2_config *cfg = NULL;
+
+  cr_assert_eq(load_text(offline_profiles, 1, argv, &cfg), DHIS2_OK, "%s",
+               err);
+  cr_expect(cfg->offline, "offline = yes not inherited");
+  cr_expect_eq(cfg->offline_ttl, 3600);
+  cr_expect_eq(cfg->offline_failure_limit, 3);
+  cr_expect_eq(cfg->offline_failure_delay, 300);
+  cr_expect(!cfg->offline_twofactor_password, "[console] leaked");
+  dhis2_config_free(cfg);
+}
+
+Test(config, offline_can_be_off_for_one_profile)
+{
+  const char *argv[] = {"profile=console"};
+  struct dhis2_config *cfg = NULL;
+
+  cr_assert_eq(load_text(offline_profiles, 1, argv, &cfg), DHIS2_OK, "%s",
+               err);
+  cr_expect(!cfg->offline);
+  cr_expect(cfg->offline_twofactor_password);
+  cr_expect_eq(cfg->offline_ttl, 7L * 86400, "[sudo] leaked");
+  dhis2_config_free(cfg);
+}
+
+Test(config, offline_arguments_override_the_selected_profile)
+{
+  const char *argv[] = {"profile=sudo", "offline=no", "offline_ttl=10m",
+                        "offline_failure_delay=1h"};
+  struct dhis2_config *cfg = NULL;
+
+  cr_assert_eq(load_text(offline_profiles, 4, argv, &cfg), DHIS2_OK, "%s",
+               err);
+  cr_expect(!cfg->offline);
+  cr_expect_eq(cfg->offline_ttl, 600);
+  cr_expect_eq(cfg->offline_failure_delay, 3600);
+  dhis2_config_free(cfg);
+}
+
+Test(config, offline_ttl_over_the_cap_in_a_section_names_file_line_key)
+{
+  char want[PATH_MAX + 64];
+
+  refuse_text("url = " URL "\n[sudo]\noffline_ttl = 365d\n", 0, NULL);
+  snprintf(want, sizeof(want),
+           "%s:3: offline_ttl: must be at most 90d: '365d'",
+           path_in("user.conf"));
+  assert_err_has(want);
 }
 
 Test(config, source_names_the_file_the_profile_came_from)
@@ -1532,5 +1637,23 @@ Test(config, shipped_example_loads_with_and_without_its_comments)
   cr_assert(dhis2_strlist_contains(&cfg->require_group, "LinuxAdmGrp"));
   cr_assert_eq(cfg->max_uid, 60000);
   cr_assert_not_null(cfg->user_map);
+  cr_assert(!cfg->offline, "offline must stay opt-in");
   dhis2_config_free(cfg);
+  cfg = NULL;
+
+  /* Its offline profiles: a kiosk for a week, sudo for an hour. */
+  {
+    const char *kiosk[] = {"profile=kiosk"};
+    const char *sudo[] = {"profile=sudo"};
+
+    cr_assert_eq(load_text(uncommented, 1, kiosk, &cfg), DHIS2_OK, "%s", err);
+    cr_assert(cfg->offline);
+    cr_assert_eq(cfg->offline_ttl, 7L * 86400);
+    dhis2_config_free(cfg);
+    cfg = NULL;
+    cr_assert_eq(load_text(uncommented, 1, sudo, &cfg), DHIS2_OK, "%s", err);
+    cr_assert(cfg->offline);
+    cr_assert_eq(cfg->offline_ttl, 3600);
+    dhis2_config_free(cfg);
+  }
 }

@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sched.h>
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -406,6 +407,143 @@ Test(http, session_cookie_is_captured_from_set_cookie)
                  resp.cookies);
   dhis2_http_resp_clear(&resp);
   free(url);
+}
+
+/* --- The server's Date -------------------------------------------------- */
+
+Test(http, reply_date_is_the_servers_clock_not_ours)
+{
+  struct dhis2_http_opts o = opts_for(5);
+  struct dhis2_http_resp resp;
+  time_t want;
+
+  emu_clock(emu, 3 * 86400L); /* DHIS2's clock three days ahead */
+  want = time(NULL) + 3 * 86400L;
+  cr_assert_eq(get(&o, "/api/me", &resp), DHIS2_OK);
+  cr_assert_eq(resp.status, 401);
+  cr_assert_geq(resp.date, want - 5, "date %lld", (long long)resp.date);
+  cr_assert_leq(resp.date, want + 5, "date %lld", (long long)resp.date);
+  dhis2_http_resp_clear(&resp);
+}
+
+Test(http, reply_date_is_read_from_a_server_error_too)
+{
+  struct dhis2_http_opts o = opts_for(5);
+  struct dhis2_http_resp resp;
+
+  emu_clock(emu, -7200);
+  emu_fault(emu, "{\"mode\":\"status\",\"code\":503}");
+  cr_assert_eq(get(&o, "/api/me", &resp), DHIS2_OK);
+  cr_assert_eq(resp.status, 503);
+  cr_assert_lt(labs((long)(resp.date - (time(NULL) - 7200))), 5, "date %lld",
+               (long long)resp.date);
+  dhis2_http_resp_clear(&resp);
+}
+
+Test(http, reply_without_a_date_has_date_zero)
+{
+  struct dhis2_http_opts o = opts_for(5);
+  struct dhis2_http_resp resp;
+
+  emu_fault(emu, "{\"mode\":\"date\"}");
+  cr_assert_eq(get(&o, "/api/me", &resp), DHIS2_OK);
+  cr_assert_eq(resp.status, 401);
+  cr_assert_eq(resp.date, 0);
+  dhis2_http_resp_clear(&resp);
+}
+
+Test(http, unreadable_date_is_date_zero)
+{
+  static const char *const junk[] = {"not a date", "", "Yesterday",
+                                     "Thu, 01 Jan 1970 00:00:00 GMT"};
+
+  for (size_t i = 0; i < sizeof(junk) / sizeof(junk[0]); i++) {
+    struct dhis2_http_opts o = opts_for(5);
+    struct dhis2_http_resp resp;
+    char fault[128];
+
+    snprintf(fault, sizeof(fault), "{\"mode\":\"date\",\"value\":\"%s\"}",
+             junk[i]);
+    emu_fault(emu, fault);
+    cr_assert_eq(get(&o, "/api/me", &resp), DHIS2_OK);
+    cr_expect_eq(resp.date, 0, "'%s' gave %lld", junk[i],
+                 (long long)resp.date);
+    dhis2_http_resp_clear(&resp);
+  }
+}
+
+Test(http, each_http_date_form_is_read)
+{
+  /* RFC 9110 5.6.7: IMF-fixdate, and the obsolete RFC 850 and asctime. */
+  static const char *const forms[] = {"Sun, 06 Nov 1994 08:49:37 GMT",
+                                      "Sunday, 06-Nov-94 08:49:37 GMT",
+                                      "Sun Nov  6 08:49:37 1994"};
+
+  for (size_t i = 0; i < sizeof(forms) / sizeof(forms[0]); i++) {
+    struct dhis2_http_opts o = opts_for(5);
+    struct dhis2_http_resp resp;
+    char fault[128];
+
+    snprintf(fault, sizeof(fault), "{\"mode\":\"date\",\"value\":\"%s\"}",
+             forms[i]);
+    emu_fault(emu, fault);
+    cr_assert_eq(get(&o, "/api/me", &resp), DHIS2_OK);
+    cr_expect_eq(resp.date, (time_t)784111777, "'%s' gave %lld", forms[i],
+                 (long long)resp.date);
+    dhis2_http_resp_clear(&resp);
+  }
+}
+
+/* --- DHIS2 unavailable ----------------------------------------------------
+ */
+
+Test(http, server_down_is_a_connect_error_and_back_up_is_served)
+{
+  struct dhis2_http_opts o = opts_for(5);
+  struct dhis2_http_resp resp;
+
+  emu_outage(emu, "refuse");
+  cr_assert_eq(get(&o, "/api/me", &resp), DHIS2_ERR_CONNECT);
+  dhis2_http_resp_clear(&resp);
+  emu_outage(emu, "off");
+  cr_assert_eq(get(&o, "/api/me", &resp), DHIS2_OK);
+  cr_assert_eq(resp.status, 401);
+  dhis2_http_resp_clear(&resp);
+}
+
+Test(http, server_down_cuts_a_kept_connection)
+{
+  struct dhis2_http_opts o = opts_for(5);
+  struct dhis2_http_conn *conn = NULL;
+  struct dhis2_http_resp resp;
+  char *url = dhis2_url_join(emu_url(emu), "/api/me");
+  struct dhis2_http_req req = {.url = url};
+
+  cr_assert_eq(dhis2_http_conn_new(&o, &conn), DHIS2_OK);
+  cr_assert_eq(dhis2_http_conn_request(conn, &req, &resp, NULL), DHIS2_OK);
+  dhis2_http_resp_clear(&resp);
+  emu_outage(emu, "refuse");
+  cr_assert_eq(dhis2_http_conn_request(conn, &req, &resp, NULL),
+               DHIS2_ERR_CONNECT);
+  dhis2_http_resp_clear(&resp);
+  dhis2_http_conn_free(conn);
+  free(url);
+}
+
+Test(http, server_that_never_answers_is_a_timeout)
+{
+  struct dhis2_http_opts o = opts_for(1);
+  struct dhis2_http_resp resp;
+  double t0 = tu_now();
+
+  emu_outage(emu, "hang");
+  cr_assert_eq(get(&o, "/api/me", &resp), DHIS2_ERR_TIMEOUT);
+  cr_assert_lt(tu_now() - t0, 2.0);
+  dhis2_http_resp_clear(&resp);
+  emu_reset(emu);
+  o = opts_for(5);
+  cr_assert_eq(get(&o, "/api/me", &resp), DHIS2_OK);
+  dhis2_http_resp_clear(&resp);
 }
 
 /* --- Plain HTTP ---------------------------------------------------------- */

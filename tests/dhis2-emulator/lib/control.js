@@ -1,10 +1,11 @@
 // The control API (plain HTTP on 127.0.0.1): lets tests reset the emulator,
-// switch version and settings, move the clock, arm faults and read what the
-// main and sink listeners saw.
+// switch version and settings, move the clock, arm faults, take the main
+// listener down and read what the main and sink listeners saw.
 'use strict';
 
 const h = require('./http');
 const faults = require('./faults');
+const outage = require('./outage');
 const { VERSIONS } = require('./state');
 
 // What an administrator changes on a DHIS2 user while the tests run:
@@ -74,6 +75,21 @@ function makeHandler(env) {
         restoreUsers(env);
         state.reset();
         if (env.oauth2) env.oauth2.reset();
+        try {
+          await env.outage.set('off');
+        } catch (e) {
+          return h.sendJson(res, 500, { error: `listen again: ${e.message}` });
+        }
+        return ok();
+      case 'POST /outage':
+        if (!outage.MODES.includes(body.mode)) {
+          return bad(`mode must be one of ${outage.MODES}`);
+        }
+        try {
+          await env.outage.set(body.mode);
+        } catch (e) {
+          return h.sendJson(res, 500, { error: `listen again: ${e.message}` });
+        }
         return ok();
       case 'POST /version':
         if (!VERSIONS.includes(body.version)) {

@@ -32,8 +32,11 @@ function makeHandler(env) {
   return async function handle(req, res) {
     // The OAuth2 side is built after start-up; wait for it only if needed.
     if (!env.oauth2 && env.oauth2Ready && oauth2.mayNeed(req)) await env.oauth2Ready;
-    const body = await h.readBody(req);
     const { state } = env;
+    // DHIS2's clock, as Tomcat sends it, is the emulator's "now": moved by
+    // POST /clock, so a test can show a server clock apart from ours.
+    res.setHeader('Date', new Date(state.now()).toUTCString());
+    const body = await h.readBody(req);
     const path = req.url.split('?')[0];
     state.total++;
     state.byPath[path] = (state.byPath[path] || 0) + 1;
@@ -50,6 +53,7 @@ function makeHandler(env) {
       query: new URL(req.url, 'http://x').searchParams,
       isLocked: (u) => lockout.isLocked(state, u),
     };
+    if (env.outage && env.outage.holds(res)) return;
     if (await faults.apply(ctx)) return;
     try {
       route(ctx);

@@ -1,11 +1,12 @@
 // Fault switches for the main listener: what a sick server or a hostile
 // network path does to a client (slow, cut off, 5xx, redirected, flooded,
-// garbled).
+// garbled, a Date header missing or unreadable).
 'use strict';
 
 const h = require('./http');
 
-const MODES = ['delay', 'close', 'status', 'redirect', 'huge', 'malformed'];
+const MODES = ['delay', 'close', 'status', 'redirect', 'huge', 'malformed',
+  'date'];
 
 // Checks a fault spec from the control API; returns an error text or null.
 function validate(f) {
@@ -20,6 +21,10 @@ function validate(f) {
   if (f.mode === 'huge' && f.bytes != null &&
       !(Number.isInteger(f.bytes) && f.bytes > 0)) {
     return 'huge needs bytes > 0';
+  }
+  if (f.mode === 'date' && f.value != null &&
+      !(typeof f.value === 'string' && /^[\x20-\x7e]*$/.test(f.value))) {
+    return 'date needs value: printable ASCII text, or none to send no Date';
   }
   if (f.path != null && typeof f.path !== 'string') return 'path is a prefix';
   if (f.times != null && !(Number.isInteger(f.times) && f.times > 0)) {
@@ -43,6 +48,14 @@ async function apply(ctx) {
     case 'delay':
       await new Promise((r) => setTimeout(r, f.ms));
       return res.destroyed; // then answer normally
+    case 'date':
+      if (f.value == null) {
+        res.removeHeader('Date');
+        res.sendDate = false;
+      } else {
+        res.setHeader('Date', f.value);
+      }
+      return false; // then answer normally
     case 'close':
       req.socket.destroy();
       return true;
