@@ -78,8 +78,10 @@ static void outage(const char *how)
 {
   if (strcmp(how, "503") == 0)
     emu_fault(emu, "{\"mode\":\"status\",\"code\":503}");
-  else
+  else if (strcmp(how, "close") == 0)
     emu_fault(emu, "{\"mode\":\"close\"}");
+  else
+    emu_outage(emu, how); /* "refuse" or "hang" */
 }
 
 static void back_online(void)
@@ -162,6 +164,17 @@ Test(offline, right_password_signs_in_when_the_server_answers_503)
 Test(offline, right_password_signs_in_when_the_connection_drops)
 {
   signs_in_offline("close");
+}
+
+Test(offline, right_password_signs_in_when_nothing_listens)
+{
+  signs_in_offline("refuse");
+}
+
+Test(offline, right_password_signs_in_when_dhis2_never_answers)
+{
+  service("timeout=2");
+  signs_in_offline("hang");
 }
 
 Test(offline, wrong_password_is_refused_offline)
