@@ -18,9 +18,12 @@ PKG_CONFIG ?= pkg-config
 PKGS := libcurl json-c libssl libcrypto
 # The token store talks to the kernel keyring.
 KEYUTILS_LIBS := $(shell $(PKG_CONFIG) --libs libkeyutils 2>/dev/null || echo -lkeyutils)
+# Offline sign-in hashes with libxcrypt's yescrypt.
+CRYPT_LIBS := $(shell $(PKG_CONFIG) --libs libcrypt 2>/dev/null || echo -lcrypt)
 QRENCODE_LIBS := $(shell $(PKG_CONFIG) --libs libqrencode 2>/dev/null || echo -lqrencode)
 PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null) $(KEYUTILS_LIBS)
+PKG_LIBS := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null) $(KEYUTILS_LIBS) \
+            $(CRYPT_LIBS)
 CRITERION_LIBS := $(shell $(PKG_CONFIG) --libs criterion 2>/dev/null || echo -lcriterion)
 
 WARNINGS := -Wall -Wextra -Wformat=2 -Wshadow -Wmissing-prototypes \

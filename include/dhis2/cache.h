@@ -44,12 +44,14 @@
 #define DHIS2_CACHE_COST 5
 
 struct dhis2_cache {
-  const char *dir;            /* absolute; made 0700 when missing */
-  const char *url;            /* the DHIS2 base URL the record belongs to */
-  long ttl;                   /* offline_ttl, seconds */
-  unsigned failure_limit;     /* offline_failure_limit; 0: no limit */
-  long failure_delay;         /* offline_failure_delay, seconds */
-  bool twofactor_password;    /* offline_twofactor = password */
+  const char *dir;             /* absolute; made 0700 when missing */
+  const char *url;             /* the DHIS2 base URL the record belongs to */
+  long ttl;                    /* offline_ttl, seconds */
+  unsigned failure_limit;      /* offline_failure_limit; 0: no limit */
+  long failure_delay;          /* offline_failure_delay, seconds */
+  bool twofactor_password;     /* offline_twofactor = password */
+  unsigned cost;               /* yescrypt cost of new hashes, 1..11;
+                                  0: DHIS2_CACHE_COST (tests go lower) */
   const struct dhis2_log *log; /* may be NULL */
 };
 
