@@ -62,8 +62,9 @@ enum dhis2_cache_slot { DHIS2_CACHE_PASSWORD, DHIS2_CACHE_PAT };
  * After DHIS2 accepted secret for name: replaces the slot's hash, the
  * snapshot of id, the check times (server_date 0: the server sent none),
  * the 2FA flag (twofactor: DHIS2 asked a verification code in this
- * sign-in, or id says the user has 2FA) and clears the failure counter;
- * the other slot is kept. Atomic: on any error (disk full) the old record
+ * sign-in, or id says the user has 2FA; a PAT sign-in, which asks no
+ * code, only ever sets it) and clears the failure counter; the other
+ * slot is kept. Atomic: on any error (disk full) the old record
  * stays whole. Returns DHIS2_OK, DHIS2_ERR_IO, DHIS2_ERR_CONFIG (an unsafe
  * directory), DHIS2_ERR_NOMEM or DHIS2_ERR_INTERNAL (hashing failed).
  */
