@@ -555,7 +555,8 @@ static enum dhis2_err record_write(const struct dhis2_cache *c,
   size_t len = 0;
 
   if (o != NULL)
-    s = json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN, &len);
+    s = json_object_to_json_string_length(
+        o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
   if (s != NULL)
     rc = dhis2_file_replace(c->dir, w->hex, s, len, 0600);
   if (rc == DHIS2_ERR_IO)

@@ -65,10 +65,10 @@ struct dhis2_config {
   char *state_dir;        /* default /var/lib/pam_dhis2 */
 
   /* Offline sign-in (DESIGN.md section 11). */
-  bool offline;                   /* default no */
-  long offline_ttl;               /* seconds, default 7d */
-  unsigned offline_failure_limit; /* default 5; 0: no limit */
-  long offline_failure_delay;     /* seconds, default 5m */
+  bool offline;                    /* default no */
+  long offline_ttl;                /* seconds, default 7d */
+  unsigned offline_failure_limit;  /* default 5; 0: no limit */
+  long offline_failure_delay;      /* seconds, default 5m */
   bool offline_twofactor_password; /* offline_twofactor = password; default
                                       deny (false) */
 
