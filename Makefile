@@ -173,7 +173,7 @@ sanitizer-build:
 	@$(MAKE) --no-print-directory B=$(SAN_B) SANITIZE="$(SAN_FLAGS)" test-bins
 
 # Not a test: prints the tables of DESIGN.md 9 (README, "Performance").
-BENCH_BIN := $(B)/bench/measure $(B)/bench/pamlogin
+BENCH_BIN := $(B)/bench/measure $(B)/bench/pamlogin $(B)/bench/offline
 
 $(B)/bench/measure: bench/measure.c
 	@mkdir -p $(dir $@)
@@ -183,6 +183,11 @@ $(B)/bench/pamlogin: bench/pamlogin.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< $(LDFLAGS) $(PAM_LIBS) \
 	  -Wl,--export-dynamic-symbol=__syslog_chk
+
+# One offline sign-in (dhis2_cache_check) at each yescrypt cost.
+$(B)/bench/offline: bench/offline.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(LIB) $(LDFLAGS) $(PKG_LIBS)
 
 bench: all $(BENCH_BIN)
 	@node bench/run.js

@@ -40,8 +40,10 @@
 
 /* How far behind the latest time seen the local clock may be (s). */
 #define DHIS2_CACHE_SKEW 300
-/* The yescrypt cost used for new hashes (crypt_gensalt "$y$" count). */
-#define DHIS2_CACHE_COST 5
+/* The yescrypt cost used for new hashes (crypt_gensalt "$y$" count): 7
+   is N = 2^14, r = 32, 64 MiB and about 0.1 s a verification on a
+   2-core VM (make bench); 8 doubles both, too near a 0.3 s budget. */
+#define DHIS2_CACHE_COST 7
 
 struct dhis2_cache {
   const char *dir;             /* absolute; made 0700 when missing */
