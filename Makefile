@@ -18,9 +18,12 @@ PKG_CONFIG ?= pkg-config
 PKGS := libcurl json-c libssl libcrypto
 # The token store talks to the kernel keyring.
 KEYUTILS_LIBS := $(shell $(PKG_CONFIG) --libs libkeyutils 2>/dev/null || echo -lkeyutils)
+# Offline sign-in hashes with libxcrypt's yescrypt.
+CRYPT_LIBS := $(shell $(PKG_CONFIG) --libs libcrypt 2>/dev/null || echo -lcrypt)
 QRENCODE_LIBS := $(shell $(PKG_CONFIG) --libs libqrencode 2>/dev/null || echo -lqrencode)
 PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null) $(KEYUTILS_LIBS)
+PKG_LIBS := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null) $(KEYUTILS_LIBS) \
+            $(CRYPT_LIBS)
 CRITERION_LIBS := $(shell $(PKG_CONFIG) --libs criterion 2>/dev/null || echo -lcriterion)
 
 WARNINGS := -Wall -Wextra -Wformat=2 -Wshadow -Wmissing-prototypes \
@@ -171,7 +174,7 @@ sanitizer-build:
 	@$(MAKE) --no-print-directory B=$(SAN_B) SANITIZE="$(SAN_FLAGS)" test-bins
 
 # Not a test: prints the tables of DESIGN.md 9 (README, "Performance").
-BENCH_BIN := $(B)/bench/measure $(B)/bench/pamlogin
+BENCH_BIN := $(B)/bench/measure $(B)/bench/pamlogin $(B)/bench/offline
 
 $(B)/bench/measure: bench/measure.c
 	@mkdir -p $(dir $@)
@@ -181,6 +184,11 @@ $(B)/bench/pamlogin: bench/pamlogin.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< $(LDFLAGS) $(PAM_LIBS) \
 	  -Wl,--export-dynamic-symbol=__syslog_chk
+
+# One offline sign-in (dhis2_cache_check) at each yescrypt cost.
+$(B)/bench/offline: bench/offline.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(LIB) $(LDFLAGS) $(PKG_LIBS)
 
 bench: all $(BENCH_BIN)
 	@node bench/run.js

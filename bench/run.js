@@ -8,7 +8,8 @@
 //
 // BENCH_ROUNDS (default 21) alternating runs a variant on loopback,
 // BENCH_DELAY_ROUNDS (default 5) over each delay, BENCH_RTTS (50,150,300)
-// the delays in ms, BENCH_PARALLEL (50).
+// the delays in ms, BENCH_PARALLEL (50), BENCH_COSTS (3,4,5,6,7,8) the
+// yescrypt costs of the offline sign-in table.
 'use strict';
 
 const { spawn, spawnSync, execFileSync } = require('node:child_process');
@@ -21,6 +22,7 @@ const ROOT = path.resolve(__dirname, '..');
 const B = path.join(ROOT, 'build');
 const MEASURE = path.join(B, 'bench', 'measure');
 const PAMLOGIN = path.join(B, 'bench', 'pamlogin');
+const OFFLINE = path.join(B, 'bench', 'offline');
 const MODULE = path.join(B, 'pam_dhis2.so');
 const PKI = path.join(B, 'test-pki');
 const CA = path.join(PKI, 'ca.pem');
@@ -30,6 +32,7 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS || 21);
 const DELAY_ROUNDS = Number(process.env.BENCH_DELAY_ROUNDS || 5);
 const PARALLEL = Number(process.env.BENCH_PARALLEL || 50);
 const RTTS = (process.env.BENCH_RTTS || '50,150,300').split(',').map(Number);
+const COSTS = (process.env.BENCH_COSTS || '3,4,5,6,7,8').split(',');
 const ME = '/api/me?fields=id,username,displayName,userGroups%5Bid,name%5D,' +
   'userRoles%5Bid,name%5D,authorities';
 const LOGOUT = '/dhis-web-commons-security/logout.action';
@@ -213,7 +216,7 @@ function machine() {
 }
 
 async function main() {
-  for (const f of [MEASURE, PAMLOGIN, MODULE]) {
+  for (const f of [MEASURE, PAMLOGIN, MODULE, OFFLINE]) {
     if (!fs.existsSync(f)) throw new Error(`${f} missing: run make bench`);
   }
   execFileSync(path.join(ROOT, 'tests', 'support', 'mkpki.sh'), [PKI],
@@ -337,6 +340,30 @@ async function main() {
     [['dhis2-auth token', f1(median(tr.map((r) => r.wall))),
       f1(median(tr.map((r) => r.cpu))),
       Math.round(median(tr.map((r) => r.rss))), sent]]);
+
+  offline();
+}
+
+// One offline sign-in (DHIS2 unreachable): dhis2_cache_check() with the
+// right password, a yescrypt verification and the record rewritten, at
+// each cost; the project's DHIS2_CACHE_COST marked.
+function offline() {
+  const h = fs.readFileSync(path.join(ROOT, 'include', 'dhis2', 'cache.h'),
+    'utf8');
+  const def = (/#define DHIS2_CACHE_COST (\d+)/.exec(h) || [])[1];
+  const out = execFileSync(OFFLINE, [String(ROUNDS), ...COSTS],
+    { encoding: 'utf8' });
+  const rows = [];
+  for (const m of out.matchAll(
+    /offline cost=(\d+) rounds=\d+ wall_us=(\d+) cpu_us=(\d+)/g)) {
+    // libxcrypt's yescrypt: r = 32 and N = 2^(cost + 7) from cost 3 on.
+    const mib = Number(m[1]) >= 3 ? 2 ** (Number(m[1]) - 1) : '-';
+    rows.push([`${m[1]}${m[1] === def ? ' (default)' : ''}`, mib,
+      f1(m[2] / 1000), f1(m[3] / 1000)]);
+  }
+  console.log(`## Offline sign-in: one yescrypt verification (medians of ` +
+    `${ROUNDS})\n`);
+  table(['yescrypt cost', 'memory MiB', 'wall ms', 'CPU ms'], rows);
 }
 
 main().then(() => process.exit(0), (e) => {
