@@ -102,9 +102,10 @@ $(HELPER): $(HELPER_OBJ) $(LIB)
 $(SUPPORT): $(SUPPORT_OBJ)
 	$(AR) rcs $@ $^
 
+# -Ilib: the parsers split out of request functions (lib/*_internal.h).
 $(B)/tests/unit/%: tests/unit/%.c $(SUPPORT) $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Itests/support -o $@ $< $(SUPPORT) $(LIB) \
+	$(CC) $(CFLAGS) -Itests/support -Ilib -o $@ $< $(SUPPORT) $(LIB) \
 	  $(LDFLAGS) $(CRITERION_LIBS) $(PKG_LIBS) -lpthread
 
 # Through the real libpam, loading the module just built. The tests see what

@@ -7,6 +7,7 @@
 
 #include <json-c/json.h>
 
+#include "api_internal.h"
 #include "dhis2/api.h"
 #include "dhis2/json.h"
 #include "dhis2/secret.h"
@@ -314,6 +315,26 @@ static enum dhis2_err login_status(const struct dhis2_http_resp *resp,
   return rc;
 }
 
+enum dhis2_err dhis2_api_login_reply(const struct dhis2_http_resp *resp,
+                                     bool code_sent)
+{
+  enum dhis2_err rc;
+
+  /* The login API answers every verdict on a password with 200 or 401:
+     a 403 never means a wrong password, and must not count as one. */
+  if (resp->status == 403)
+    return DHIS2_ERR_HTTP;
+  rc = dhis2_reply_to_err(resp->status, resp->body, resp->body_len);
+  if (rc != DHIS2_OK)
+    return rc;
+  rc = login_status(resp, code_sent);
+  if (rc != DHIS2_OK)
+    return rc;
+  if (resp->cookies == NULL)
+    return DHIS2_ERR_MALFORMED; /* SUCCESS without a session is unusable */
+  return DHIS2_OK;
+}
+
 enum dhis2_err dhis2_api_login(struct dhis2_client *c, const char *user,
                                const char *password, const char *code,
                                char **cookies)
@@ -350,27 +371,15 @@ enum dhis2_err dhis2_api_login(struct dhis2_client *c, const char *user,
   }
   if (rc != DHIS2_OK)
     goto out;
-  if (resp.status == 403) {
-    /* The login API answers every verdict on a password with 200 or 401:
-       a 403 never means a wrong password, and must not count as one. */
+  if (resp.status == 403)
     dhis2_log(c->log, LOG_WARNING,
               "DHIS2 refused the login request itself (403 Forbidden): a "
               "proxy or firewall in front of it, or its CSRF check "
               "(http.security.csrf.enabled = on in dhis.conf) refusing our "
               "token");
-    rc = DHIS2_ERR_HTTP;
-    goto out;
-  }
-  rc = dhis2_reply_to_err(resp.status, resp.body, resp.body_len);
+  rc = dhis2_api_login_reply(&resp, code != NULL);
   if (rc != DHIS2_OK)
     goto out;
-  rc = login_status(&resp, code != NULL);
-  if (rc != DHIS2_OK)
-    goto out;
-  if (resp.cookies == NULL) {
-    rc = DHIS2_ERR_MALFORMED; /* SUCCESS without a session is unusable */
-    goto out;
-  }
   *cookies = resp.cookies;
   resp.cookies = NULL; /* transferred */
 out:
@@ -398,14 +407,35 @@ static void copy_release(struct json_object *v, char *release, size_t len)
   memcpy(release, s, n + 1);
 }
 
+enum dhis2_err dhis2_api_login_config_parse(const char *body, size_t len,
+                                            enum dhis2_server_kind *out,
+                                            char *release, size_t rlen)
+{
+  enum dhis2_err rc;
+  struct json_object *root = NULL;
+  struct json_object *v;
+
+  *out = DHIS2_SERVER_BASIC_ONLY;
+  if (rlen > 0)
+    release[0] = '\0';
+  rc = dhis2_json_parse_object(body, len, &root);
+  if (rc == DHIS2_ERR_NOMEM)
+    return rc;
+  if (root != NULL && json_object_object_get_ex(root, "apiVersion", &v)) {
+    *out = DHIS2_SERVER_LOGIN_API;
+    if (rlen > 0)
+      copy_release(v, release, rlen);
+  }
+  json_object_put(root);
+  return DHIS2_OK;
+}
+
 enum dhis2_err dhis2_api_server_kind(struct dhis2_client *c,
                                      enum dhis2_server_kind *out,
                                      char *release, size_t len)
 {
   enum dhis2_err rc = DHIS2_ERR_NOMEM;
   struct dhis2_http_resp resp = {0};
-  struct json_object *root = NULL;
-  struct json_object *v;
   char *url = dhis2_url_join(c->url, "/api/loginConfig");
 
   if (len > 0)
@@ -426,17 +456,9 @@ enum dhis2_err dhis2_api_server_kind(struct dhis2_client *c,
   *out = DHIS2_SERVER_BASIC_ONLY;
   if (resp.status != 200)
     goto out; /* 401, 404 or a login-page redirect: an older server */
-  rc = dhis2_json_parse_object(resp.body, resp.body_len, &root);
-  if (rc == DHIS2_ERR_NOMEM)
-    goto out;
-  rc = DHIS2_OK;
-  if (root != NULL && json_object_object_get_ex(root, "apiVersion", &v)) {
-    *out = DHIS2_SERVER_LOGIN_API;
-    if (len > 0)
-      copy_release(v, release, len);
-  }
+  rc = dhis2_api_login_config_parse(resp.body, resp.body_len, out, release,
+                                    len);
 out:
-  json_object_put(root);
   dhis2_http_resp_clear(&resp);
   free(url);
   return rc;

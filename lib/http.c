@@ -14,6 +14,7 @@
 #include "dhis2/config.h"
 #include "dhis2/http.h"
 #include "dhis2/secret.h"
+#include "http_internal.h"
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 static CURLcode curl_init_rc = CURLE_FAILED_INIT;
@@ -230,15 +231,14 @@ static time_t parse_date(const char *v)
   return t > 0 ? t : 0;
 }
 
-static size_t on_header(char *data, size_t size, size_t nmemb, void *arg)
+bool dhis2_http_header_line(struct dhis2_http_resp *r, const char *line,
+                            size_t len)
 {
-  struct sink *s = arg;
-  struct dhis2_http_resp *r = s->resp;
-  size_t n = size * nmemb;
   char *cookie = NULL;
   char *date = NULL;
+  bool ok;
 
-  if (n >= 5 && strncmp(data, "HTTP/", 5) == 0) {
+  if (len >= 5 && strncmp(line, "HTTP/", 5) == 0) {
     /* A new response (after a 100 Continue): forget the interim one. */
     free(r->content_type);
     free(r->location);
@@ -246,26 +246,33 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *arg)
     dhis2_secret_free(r->cookies);
     r->content_type = r->location = r->www_authenticate = r->cookies = NULL;
     r->date = 0;
-    return n;
+    return true;
   }
-  if (header_value(data, n, "Date", &date)) {
+  if (header_value(line, len, "Date", &date)) {
     r->date = date != NULL ? parse_date(date) : 0;
     free(date);
-    return n;
+    return true;
   }
-  if (header_value(data, n, "Set-Cookie", &cookie)) {
-    bool ok = cookie != NULL && add_cookie(r, cookie);
-
+  if (header_value(line, len, "Set-Cookie", &cookie)) {
+    ok = cookie != NULL && add_cookie(r, cookie);
     dhis2_secret_free(cookie);
-    if (!ok) {
-      s->oom = true;
-      return 0;
-    }
-    return n;
+    return ok;
   }
-  if (!header_value(data, n, "Content-Type", &r->content_type) &&
-      !header_value(data, n, "Location", &r->location))
-    header_value(data, n, "WWW-Authenticate", &r->www_authenticate);
+  if (!header_value(line, len, "Content-Type", &r->content_type) &&
+      !header_value(line, len, "Location", &r->location))
+    header_value(line, len, "WWW-Authenticate", &r->www_authenticate);
+  return true;
+}
+
+static size_t on_header(char *data, size_t size, size_t nmemb, void *arg)
+{
+  struct sink *s = arg;
+  size_t n = size * nmemb;
+
+  if (!dhis2_http_header_line(s->resp, data, n)) {
+    s->oom = true;
+    return 0;
+  }
   return n;
 }
 

@@ -267,12 +267,28 @@ const char *dhis2_oauth2_dhis2_scope_for(const char *release)
   return "openid username";
 }
 
+enum dhis2_err dhis2_oauth2_release_parse(const char *body, size_t len,
+                                          char **release)
+{
+  enum dhis2_err rc = DHIS2_ERR_UNSUPPORTED; /* before 2.41: a login page */
+  struct json_object *root = NULL;
+
+  *release = NULL;
+  if (dhis2_json_parse_object(body, len, &root) != DHIS2_OK || root == NULL)
+    goto out;
+  *release = member(root, "apiVersion");
+  if (*release != NULL)
+    rc = DHIS2_OK;
+out:
+  json_object_put(root);
+  return rc;
+}
+
 enum dhis2_err dhis2_oauth2_server_release(struct dhis2_client *c,
                                            char **release)
 {
   enum dhis2_err rc = DHIS2_ERR_NOMEM;
   struct dhis2_http_resp resp = {0};
-  struct json_object *root = NULL;
   char *url = dhis2_url_join(c->url, "/api/loginConfig");
 
   *release = NULL;
@@ -286,17 +302,29 @@ enum dhis2_err dhis2_oauth2_server_release(struct dhis2_client *c,
   if (rc != DHIS2_OK)
     goto out;
   rc = DHIS2_ERR_UNSUPPORTED; /* before 2.41: 401 or a login page */
-  if (resp.status != 200 ||
-      dhis2_json_parse_object(resp.body, resp.body_len, &root) != DHIS2_OK ||
-      root == NULL)
+  if (resp.status != 200)
     goto out;
-  *release = member(root, "apiVersion");
-  if (*release != NULL)
+  rc = dhis2_oauth2_release_parse(resp.body, resp.body_len, release);
+out:
+  dhis2_http_resp_clear(&resp);
+  free(url);
+  return rc;
+}
+
+enum dhis2_err dhis2_oauth2_refusal_parse(const char *body, size_t len,
+                                          char **message)
+{
+  enum dhis2_err rc = DHIS2_ERR_UNSUPPORTED; /* no WebMessage */
+  struct json_object *root = NULL;
+
+  *message = NULL;
+  if (dhis2_json_parse_object(body, len, &root) != DHIS2_OK || root == NULL)
+    goto out;
+  *message = member(root, "message");
+  if (*message != NULL)
     rc = DHIS2_OK;
 out:
   json_object_put(root);
-  dhis2_http_resp_clear(&resp);
-  free(url);
   return rc;
 }
 
@@ -306,7 +334,6 @@ enum dhis2_err dhis2_oauth2_api_refusal(struct dhis2_client *c,
 {
   enum dhis2_err rc = DHIS2_ERR_NOMEM;
   struct dhis2_http_resp resp = {0};
-  struct json_object *root = NULL;
   char *url = dhis2_url_join(c->url, "/api/me?fields=username");
   char *hdr = NULL;
 
@@ -325,17 +352,11 @@ enum dhis2_err dhis2_oauth2_api_refusal(struct dhis2_client *c,
   }
   if (rc != DHIS2_OK)
     goto out;
-  rc = DHIS2_ERR_UNSUPPORTED; /* accepted now, or no WebMessage */
+  rc = DHIS2_ERR_UNSUPPORTED; /* accepted now */
   if (resp.status != 401 && resp.status != 403)
     goto out;
-  if (dhis2_json_parse_object(resp.body, resp.body_len, &root) != DHIS2_OK ||
-      root == NULL)
-    goto out;
-  *message = member(root, "message");
-  if (*message != NULL)
-    rc = DHIS2_OK;
+  rc = dhis2_oauth2_refusal_parse(resp.body, resp.body_len, message);
 out:
-  json_object_put(root);
   dhis2_http_resp_clear(&resp);
   dhis2_secret_free(hdr);
   free(url);
@@ -1183,6 +1204,52 @@ enum dhis2_err dhis2_oauth2_revoke(struct dhis2_client *c,
   return rc;
 }
 
+/* Fills *out from a device authorization reply's object; root stays the
+   caller's. */
+static enum dhis2_err device_of(struct json_object *root,
+                                struct dhis2_device *out, char *why,
+                                size_t whylen)
+{
+  out->device_code = secret_member(root, "device_code");
+  out->user_code = member(root, "user_code");
+  out->verification_uri = member(root, "verification_uri");
+  out->verification_uri_complete = member(root, "verification_uri_complete");
+  out->expires_in = long_member(root, "expires_in", 0);
+  out->interval = long_member(root, "interval", 5);
+  if (out->device_code == NULL || out->user_code == NULL ||
+      out->verification_uri == NULL || out->expires_in <= 0) {
+    dhis2_device_clear(out);
+    snprintf(why, whylen, "the device authorization reply is incomplete");
+    return DHIS2_ERR_MALFORMED;
+  }
+  if (out->interval <= 0)
+    out->interval = 5;
+  return DHIS2_OK;
+}
+
+enum dhis2_err dhis2_oauth2_device_parse(const char *body, size_t len,
+                                         struct dhis2_device *out, char *why,
+                                         size_t whylen)
+{
+  struct json_object *root = NULL;
+  enum dhis2_err rc;
+
+  memset(out, 0, sizeof(*out));
+  if (whylen > 0)
+    why[0] = '\0';
+  /* The device code is a credential: json-c's copies are wiped too. */
+  rc = dhis2_json_parse_secret_object(body, len, &root);
+  if (rc == DHIS2_ERR_NOMEM)
+    return rc;
+  if (root == NULL) {
+    snprintf(why, whylen, "the device authorization reply is not JSON");
+    return DHIS2_ERR_MALFORMED;
+  }
+  rc = device_of(root, out, why, whylen);
+  dhis2_json_put_secret(root);
+  return rc;
+}
+
 enum dhis2_err
 dhis2_oauth2_device_start(struct dhis2_client *c,
                           const struct dhis2_config *cfg,
@@ -1207,22 +1274,9 @@ dhis2_oauth2_device_start(struct dhis2_client *c,
   dhis2_secret_free(form);
   if (rc != DHIS2_OK)
     return rc;
-  out->device_code = secret_member(root, "device_code");
-  out->user_code = member(root, "user_code");
-  out->verification_uri = member(root, "verification_uri");
-  out->verification_uri_complete = member(root, "verification_uri_complete");
-  out->expires_in = long_member(root, "expires_in", 0);
-  out->interval = long_member(root, "interval", 5);
+  rc = device_of(root, out, why, whylen);
   dhis2_json_put_secret(root);
-  if (out->device_code == NULL || out->user_code == NULL ||
-      out->verification_uri == NULL || out->expires_in <= 0) {
-    dhis2_device_clear(out);
-    snprintf(why, whylen, "the device authorization reply is incomplete");
-    return DHIS2_ERR_MALFORMED;
-  }
-  if (out->interval <= 0)
-    out->interval = 5;
-  return DHIS2_OK;
+  return rc;
 }
 
 enum dhis2_err dhis2_oauth2_device_poll(

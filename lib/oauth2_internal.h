@@ -1,8 +1,8 @@
 /*
  * Parts of lib/oauth2.c that are not the library's interface, declared
- * here so that tests/fuzz can reach the parsers inside them without a
- * server or a socket of its own (DESIGN.md section 8). Nothing outside
- * lib/ and tests/ includes this header.
+ * here so that tests/fuzz and tests/unit can reach the parsers inside
+ * them without a server or a socket of their own (DESIGN.md section 8).
+ * Nothing outside lib/ and tests/ includes this header.
  */
 #ifndef DHIS2_OAUTH2_INTERNAL_H
 #define DHIS2_OAUTH2_INTERNAL_H
@@ -46,5 +46,37 @@ enum dhis2_err dhis2_oauth2_discovery_parse(const struct dhis2_config *cfg,
                                             size_t len,
                                             struct dhis2_oauth2_endpoints *ep,
                                             char *why, size_t whylen);
+
+/*
+ * A /api/loginConfig body of len bytes, read as
+ * dhis2_oauth2_server_release() reads a 200: its apiVersion string, as
+ * the server wrote it, into *release (NULL on entry, malloc'd).
+ * DHIS2_ERR_UNSUPPORTED when the body is not a JSON object with a string
+ * apiVersion (a login page, an older server) or there is no memory to
+ * copy it.
+ */
+enum dhis2_err dhis2_oauth2_release_parse(const char *body, size_t len,
+                                          char **release);
+
+/*
+ * The body of a 401 or 403 from /api, read as dhis2_oauth2_api_refusal()
+ * reads it: the WebMessage's "message" into *message (NULL on entry,
+ * malloc'd, the server's text: filter it before printing).
+ * DHIS2_ERR_UNSUPPORTED when the body carries none.
+ */
+enum dhis2_err dhis2_oauth2_refusal_parse(const char *body, size_t len,
+                                          char **message);
+
+/*
+ * A 2xx device authorization reply (RFC 8628 3.2) of len bytes, read as
+ * dhis2_oauth2_device_start() reads it: fills *out (zeroed on entry;
+ * device_code a secret, json-c's copies wiped). DHIS2_OK;
+ * DHIS2_ERR_MALFORMED with a sentence in why when it is not JSON or lacks
+ * device_code, user_code, verification_uri or a positive expires_in;
+ * DHIS2_ERR_NOMEM.
+ */
+enum dhis2_err dhis2_oauth2_device_parse(const char *body, size_t len,
+                                         struct dhis2_device *out, char *why,
+                                         size_t whylen);
 
 #endif /* DHIS2_OAUTH2_INTERNAL_H */

@@ -7,6 +7,7 @@
 
 #include <criterion/criterion.h>
 
+#include "api_internal.h"
 #include "dhis2/api.h"
 #include "dhis2/secret.h"
 #include "emulator.h"
@@ -572,4 +573,138 @@ Test(api_242, client_refuses_plain_http_to_a_remote_host)
 
   cr_assert_eq(dhis2_client_new(&cfg, NULL, &c), DHIS2_ERR_CONFIG);
   cr_assert_null(c);
+}
+
+/* --- The login API's replies, without a server --------------------------- */
+
+/* A reply as the transfer would leave it: body and cookies borrowed. */
+static struct dhis2_http_resp reply(long status, const char *body,
+                                    const char *cookies)
+{
+  struct dhis2_http_resp r = {.status = status,
+                              .body = (char *)body,
+                              .body_len = strlen(body),
+                              .cookies = (char *)cookies};
+
+  return r;
+}
+
+Test(login_reply, success_with_a_session_cookie_signs_in)
+{
+  struct dhis2_http_resp r =
+      reply(200, "{\"loginStatus\":\"SUCCESS\",\"redirectUrl\":\"/\"}",
+            "JSESSIONID=0123456789ABCDEF0123456789ABCDEF");
+
+  cr_assert_eq(dhis2_api_login_reply(&r, false), DHIS2_OK);
+}
+
+Test(login_reply, success_without_a_session_is_malformed)
+{
+  struct dhis2_http_resp r =
+      reply(200, "{\"loginStatus\":\"SUCCESS\",\"redirectUrl\":\"/\"}", NULL);
+
+  cr_assert_eq(dhis2_api_login_reply(&r, false), DHIS2_ERR_MALFORMED);
+}
+
+Test(login_reply, each_login_status_is_told_apart)
+{
+  struct dhis2_http_resp r =
+      reply(200, "{\"loginStatus\":\"ACCOUNT_LOCKED\"}", NULL);
+
+  cr_assert_eq(dhis2_api_login_reply(&r, false), DHIS2_ERR_LOCKED);
+  r = reply(200, "{\"loginStatus\":\"INCORRECT_TWO_FACTOR_CODE_TOTP\"}", NULL);
+  cr_assert_eq(dhis2_api_login_reply(&r, false), DHIS2_ERR_2FA_REQUIRED);
+  cr_assert_eq(dhis2_api_login_reply(&r, true), DHIS2_ERR_2FA_BAD_CODE);
+  r = reply(200, "{\"loginStatus\":\"EMAIL_TWO_FACTOR_CODE_SENT\"}", NULL);
+  cr_assert_eq(dhis2_api_login_reply(&r, false), DHIS2_ERR_2FA_CODE_SENT);
+}
+
+Test(login_reply, a_reply_without_a_known_login_status_is_malformed)
+{
+  const char *bodies[] = {"{\"loginStatus\":\"SOMETHING_NEW\"}",
+                          "{\"loginStatus\":1}",
+                          "{\"redirectUrl\":\"/\"}",
+                          "<html>DHIS 2</html>",
+                          "",
+                          NULL};
+
+  for (const char *const *b = bodies; *b; b++) {
+    struct dhis2_http_resp r = reply(200, *b, "JSESSIONID=X");
+
+    cr_assert_eq(dhis2_api_login_reply(&r, false), DHIS2_ERR_MALFORMED, "%s",
+                 *b);
+  }
+}
+
+Test(login_reply, a_403_is_never_a_wrong_password)
+{
+  struct dhis2_http_resp r =
+      reply(403, "{\"httpStatusCode\":403,\"message\":\"Forbidden\"}", NULL);
+
+  cr_assert_eq(dhis2_api_login_reply(&r, false), DHIS2_ERR_HTTP);
+}
+
+Test(login_reply, a_401_is_rejected_and_a_404_unsupported)
+{
+  struct dhis2_http_resp r =
+      reply(401,
+            "{\"httpStatus\":\"Unauthorized\",\"httpStatusCode\":401,"
+            "\"status\":\"ERROR\",\"message\":\"Bad credentials\"}",
+            NULL);
+
+  cr_assert_eq(dhis2_api_login_reply(&r, false), DHIS2_ERR_REJECTED);
+  r = reply(404, "", NULL);
+  cr_assert_eq(dhis2_api_login_reply(&r, false), DHIS2_ERR_UNSUPPORTED);
+}
+
+static enum dhis2_server_kind login_config(const char *body, char *release,
+                                           size_t len)
+{
+  enum dhis2_server_kind kind;
+
+  cr_assert_eq(
+      dhis2_api_login_config_parse(body, strlen(body), &kind, release, len),
+      DHIS2_OK);
+  return kind;
+}
+
+Test(login_config, an_api_version_means_the_login_api_and_names_the_release)
+{
+  char release[DHIS2_RELEASE_MAX];
+
+  cr_assert_eq(login_config("{\"applicationTitle\":\"DHIS 2\","
+                            "\"apiVersion\":\"2.44-SNAPSHOT\","
+                            "\"oidcProviders\":[]}",
+                            release, sizeof(release)),
+               DHIS2_SERVER_LOGIN_API);
+  cr_assert_str_eq(release, "2.44-SNAPSHOT");
+}
+
+Test(login_config, an_odd_api_version_still_means_the_login_api_but_no_release)
+{
+  const char *bodies[] = {
+      "{\"apiVersion\":2.42}", "{\"apiVersion\":\"2.42 <b>\"}",
+      "{\"apiVersion\":\"\"}",
+      "{\"apiVersion\":\"2.42.5.2.2.2.2.2.2.2.2.2.2.2.2\"}", NULL};
+  char release[16];
+
+  for (const char *const *b = bodies; *b; b++) {
+    cr_assert_eq(login_config(*b, release, sizeof(release)),
+                 DHIS2_SERVER_LOGIN_API, "%s", *b);
+    cr_assert_str_eq(release, "", "%s", *b);
+  }
+}
+
+Test(login_config, a_login_page_or_no_api_version_means_basic_only)
+{
+  const char *bodies[] = {"<!DOCTYPE html><html><title>DHIS 2</title>",
+                          "{\"applicationTitle\":\"DHIS 2\"}",
+                          "[{\"apiVersion\":\"2.42.5\"}]", "", NULL};
+  char release[DHIS2_RELEASE_MAX];
+
+  for (const char *const *b = bodies; *b; b++) {
+    cr_assert_eq(login_config(*b, release, sizeof(release)),
+                 DHIS2_SERVER_BASIC_ONLY, "%s", *b);
+    cr_assert_str_eq(release, "", "%s", *b);
+  }
 }

@@ -18,6 +18,7 @@
 
 #include "dhis2/http.h"
 #include "emulator.h"
+#include "http_internal.h"
 #include "testutil.h"
 
 static struct emu *emu;
@@ -544,6 +545,88 @@ Test(http, server_that_never_answers_is_a_timeout)
   o = opts_for(5);
   cr_assert_eq(get(&o, "/api/me", &resp), DHIS2_OK);
   dhis2_http_resp_clear(&resp);
+
+/* --- Reply header lines, without a server -------------------------------- */
+
+/* Feeds the lines of head ("\r\n" after each) to r as a transfer would. */
+static void read_head(struct dhis2_http_resp *r, const char *head)
+{
+  while (*head != '\0') {
+    size_t n = strcspn(head, "\n");
+
+    if (head[n] == '\n')
+      n++;
+    cr_assert(dhis2_http_header_line(r, head, n));
+    head += n;
+  }
+}
+
+Test(header_lines, every_set_cookie_joins_the_session_without_attributes)
+{
+  struct dhis2_http_resp r = {0};
+
+  read_head(&r, "HTTP/1.1 200 \r\n"
+                "Set-Cookie: XSRF-TOKEN=3f2a; Path=/\r\n"
+                "Content-Type: application/json;charset=UTF-8\r\n"
+                "set-cookie: JSESSIONID=0123ABCD; Path=/; Secure; "
+                "HttpOnly\r\n"
+                "\r\n");
+  cr_assert_str_eq(r.cookies, "XSRF-TOKEN=3f2a; JSESSIONID=0123ABCD");
+  cr_assert_str_eq(r.content_type, "application/json;charset=UTF-8");
+  dhis2_http_resp_clear(&r);
+}
+
+Test(header_lines, a_cookie_without_a_name_value_pair_is_ignored)
+{
+  struct dhis2_http_resp r = {0};
+
+  read_head(&r, "Set-Cookie: HttpOnly; JSESSIONID=X\r\n"
+                "Set-Cookie: ;a=b\r\n"
+                "Set-Cookie:\r\n");
+  cr_assert_null(r.cookies);
+  read_head(&r, "Set-Cookie: JSESSIONID=; Path=/; Max-Age=0\r\n");
+  cr_assert_str_eq(r.cookies, "JSESSIONID=", "a cleared cookie still counts");
+  dhis2_http_resp_clear(&r);
+}
+
+Test(header_lines, location_and_challenge_are_kept_trimmed)
+{
+  struct dhis2_http_resp r = {0};
+
+  read_head(&r, "HTTP/1.1 302 \r\n"
+                "Location:   https://dhis2.example.org/dhis-web-login/  \r\n"
+                "WWW-Authenticate: Basic realm=\"Realm\"\r\n");
+  cr_assert_str_eq(r.location, "https://dhis2.example.org/dhis-web-login/");
+  cr_assert_str_eq(r.www_authenticate, "Basic realm=\"Realm\"");
+  dhis2_http_resp_clear(&r);
+}
+
+Test(header_lines, lookalike_names_are_not_read)
+{
+  struct dhis2_http_resp r = {0};
+
+  read_head(&r, "Set-Cookie2: a=b\r\n"
+                "X-Set-Cookie: c=d\r\n"
+                "Location-Hint: /elsewhere\r\n"
+                "Content-Type application/json\r\n");
+  cr_assert_null(r.cookies);
+  cr_assert_null(r.location);
+  cr_assert_null(r.content_type);
+}
+
+Test(header_lines, a_final_reply_forgets_the_interim_ones_headers)
+{
+  struct dhis2_http_resp r = {0};
+
+  read_head(&r, "HTTP/1.1 100 Continue\r\n"
+                "Set-Cookie: stale=1\r\n"
+                "Location: /stale\r\n"
+                "\r\n"
+                "HTTP/1.1 200 \r\n"
+                "Set-Cookie: JSESSIONID=Y; Path=/\r\n");
+  cr_assert_str_eq(r.cookies, "JSESSIONID=Y");
+  cr_assert_null(r.location);
+  dhis2_http_resp_clear(&r);
 }
 
 /* --- Plain HTTP ---------------------------------------------------------- */

@@ -16,6 +16,7 @@
 #include "dhis2/oauth2.h"
 #include "dhis2/secret.h"
 #include "emulator.h"
+#include "oauth2_internal.h"
 #include "testutil.h"
 
 /* --- PKCE and randomness ------------------------------------------------ */
@@ -778,4 +779,170 @@ Test(keep_for, without_a_refresh_token_the_access_token_life_bounds_it)
 
   cr_assert_eq(dhis2_tokens_keep_for(&t, false), 300);
   cr_assert_eq(dhis2_tokens_keep_for(&unknown, false), 0);
+}
+
+/* --- loginConfig, /api refusals, device authorization replies ----------- */
+
+Test(release, loginconfig_gives_the_api_version_as_the_server_wrote_it)
+{
+  static const char body[] =
+      "{\"applicationTitle\":\"DHIS 2\",\"apiVersion\":\"2.42.5\","
+      "\"allowAccountRecovery\":false,\"oidcProviders\":[]}";
+  static const char snapshot[] = "{\"apiVersion\":\"2.44-SNAPSHOT\"}";
+  char *release = NULL;
+
+  cr_assert_eq(dhis2_oauth2_release_parse(body, strlen(body), &release),
+               DHIS2_OK);
+  cr_assert_str_eq(release, "2.42.5");
+  free(release);
+  cr_assert_eq(
+      dhis2_oauth2_release_parse(snapshot, strlen(snapshot), &release),
+      DHIS2_OK);
+  cr_assert_str_eq(release, "2.44-SNAPSHOT");
+  free(release);
+}
+
+Test(release, a_login_page_or_no_api_version_is_unsupported)
+{
+  const char *bodies[] = {"<!DOCTYPE html><html><title>DHIS 2</title>",
+                          "{\"applicationTitle\":\"DHIS 2\"}",
+                          "{\"apiVersion\":2.42}",
+                          "{\"apiVersion\":null}",
+                          "[\"2.42.5\"]",
+                          "",
+                          NULL};
+  char *release = NULL;
+
+  for (const char *const *b = bodies; *b; b++) {
+    cr_assert_eq(dhis2_oauth2_release_parse(*b, strlen(*b), &release),
+                 DHIS2_ERR_UNSUPPORTED, "%s", *b);
+    cr_assert_null(release);
+  }
+}
+
+Test(refusal, the_webmessage_says_why_api_refused_the_token)
+{
+  static const char body[] =
+      "{\"httpStatus\":\"Unauthorized\",\"httpStatusCode\":401,"
+      "\"status\":\"ERROR\",\"message\":\"Found no matching DHIS2 user for "
+      "the mapping claim: 'email' with the value: 'a@b.c'\"}";
+  char *msg = NULL;
+
+  cr_assert_eq(dhis2_oauth2_refusal_parse(body, strlen(body), &msg), DHIS2_OK);
+  cr_assert_str_eq(msg, "Found no matching DHIS2 user for the mapping "
+                        "claim: 'email' with the value: 'a@b.c'");
+  free(msg);
+}
+
+Test(refusal, a_body_without_a_message_is_unsupported)
+{
+  const char *bodies[] = {
+      "{\"httpStatus\":\"Unauthorized\",\"httpStatusCode\":401}",
+      "{\"message\":42}", "<html><body>401</body></html>", "", NULL};
+  char *msg = NULL;
+
+  for (const char *const *b = bodies; *b; b++) {
+    cr_assert_eq(dhis2_oauth2_refusal_parse(*b, strlen(*b), &msg),
+                 DHIS2_ERR_UNSUPPORTED, "%s", *b);
+    cr_assert_null(msg);
+  }
+}
+
+static enum dhis2_err device(const char *json, struct dhis2_device *d)
+{
+  char why[256];
+
+  return dhis2_oauth2_device_parse(json, strlen(json), d, why, sizeof(why));
+}
+
+Test(device, keycloak_reply_gives_the_codes_and_where_to_go)
+{
+  struct dhis2_device d;
+
+  cr_assert_eq(
+      device("{\"device_code\":\"DC\",\"user_code\":\"BCDF-GHJK\","
+             "\"verification_uri\":\"https://idp/realms/dhis2/device\","
+             "\"verification_uri_complete\":\"https://idp/realms/dhis2/"
+             "device?user_code=BCDF-GHJK\",\"expires_in\":600,"
+             "\"interval\":5}",
+             &d),
+      DHIS2_OK);
+  cr_assert_str_eq(d.device_code, "DC");
+  cr_assert_str_eq(d.user_code, "BCDF-GHJK");
+  cr_assert_str_eq(d.verification_uri, "https://idp/realms/dhis2/device");
+  cr_assert_not_null(d.verification_uri_complete);
+  cr_assert_eq(d.expires_in, 600);
+  cr_assert_eq(d.interval, 5);
+  dhis2_device_clear(&d);
+}
+
+Test(device, no_interval_or_a_nonpositive_one_means_five_seconds)
+{
+  struct dhis2_device d;
+
+  cr_assert_eq(device("{\"device_code\":\"DC\",\"user_code\":\"U\","
+                      "\"verification_uri\":\"https://i/d\","
+                      "\"expires_in\":\"300\"}",
+                      &d),
+               DHIS2_OK);
+  cr_assert_eq(d.interval, 5);
+  cr_assert_eq(d.expires_in, 300, "a numeric string counts");
+  cr_assert_null(d.verification_uri_complete);
+  dhis2_device_clear(&d);
+  cr_assert_eq(device("{\"device_code\":\"DC\",\"user_code\":\"U\","
+                      "\"verification_uri\":\"https://i/d\","
+                      "\"expires_in\":300,\"interval\":-1}",
+                      &d),
+               DHIS2_OK);
+  cr_assert_eq(d.interval, 5);
+  dhis2_device_clear(&d);
+}
+
+Test(device, an_incomplete_or_non_json_reply_is_malformed)
+{
+  const char *bodies[] = {
+      "{\"user_code\":\"U\",\"verification_uri\":\"https://i/d\","
+      "\"expires_in\":600}",
+      "{\"device_code\":\"DC\",\"verification_uri\":\"https://i/d\","
+      "\"expires_in\":600}",
+      "{\"device_code\":\"DC\",\"user_code\":\"U\",\"expires_in\":600}",
+      "{\"device_code\":\"DC\",\"user_code\":\"U\","
+      "\"verification_uri\":\"https://i/d\"}",
+      "{\"device_code\":\"DC\",\"user_code\":\"U\","
+      "\"verification_uri\":\"https://i/d\",\"expires_in\":0}",
+      "device_code=DC&user_code=U",
+      "",
+      NULL};
+  struct dhis2_device d;
+  char why[256];
+
+  for (const char *const *b = bodies; *b; b++) {
+    cr_assert_eq(
+        dhis2_oauth2_device_parse(*b, strlen(*b), &d, why, sizeof(why)),
+        DHIS2_ERR_MALFORMED, "%s", *b);
+    cr_assert_null(d.device_code);
+    cr_assert_neq(why[0], '\0', "a malformed reply is explained");
+  }
+}
+
+Test(device, json_c_copies_of_the_device_code_are_wiped)
+{
+  static const char reply[] =
+      "{\"user_code\":\"BCDF-GHJK\",\"verification_uri\":\"https://i/d\","
+      "\"expires_in\":600,\"device_code\":\"DC-3e8f-json-c-copy\"}";
+  struct dhis2_device d;
+
+#ifndef WATCH_FREES
+  (void)reply;
+  (void)d;
+  cr_skip_test("a sanitizer owns malloc");
+#else
+  watch = "-json-c-copy";
+  cr_assert_eq(device(reply, &d), DHIS2_OK);
+  cr_assert_str_eq(d.device_code, "DC-3e8f-json-c-copy");
+  dhis2_device_clear(&d);
+  watch = NULL;
+  cr_assert_eq(watch_hits, 0, "%d freed blocks still held the device code",
+               watch_hits);
+#endif
 }

@@ -1,0 +1,26 @@
+/* libFuzzer target: a device authorization reply (RFC 8628 3.2) as
+   dhis2-auth reads it (dhis2_oauth2_device_parse()). */
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "oauth2_internal.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+  struct dhis2_device d;
+  char why[256];
+
+  if (dhis2_oauth2_device_parse((const char *)data, size, &d, why,
+                                sizeof(why)) != DHIS2_OK) {
+    if (d.device_code != NULL || d.user_code != NULL || why[0] == '\0')
+      abort();
+    return 0;
+  }
+  if (d.device_code == NULL || d.user_code == NULL ||
+      d.verification_uri == NULL || d.expires_in <= 0 || d.interval <= 0)
+    abort();
+  dhis2_device_clear(&d);
+  return 0;
+}
