@@ -392,8 +392,10 @@ static enum dhis2_err where_of(const struct dhis2_cache *c, const char *name,
 {
   enum dhis2_err rc;
 
-  if (c->dir == NULL || c->dir[0] != '/' || c->url == NULL)
+  if (c->dir == NULL || c->dir[0] != '/' || c->url == NULL) {
+    dhis2_log(c->log, LOG_ERR, "offline cache: no absolute directory");
     return DHIS2_ERR_CONFIG;
+  }
   rc = dhis2_dir_ensure(c->dir, geteuid());
   if (rc != DHIS2_OK) {
     dhis2_log(c->log, LOG_ERR,

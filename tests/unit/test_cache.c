@@ -476,6 +476,32 @@ Test(failures, the_delay_ends)
                DHIS2_CACHE_OK);
 }
 
+Test(failures, after_the_delay_each_wrong_attempt_delays_again)
+{
+  struct dhis2_cache_result r;
+
+  store(DHIS2_CACHE_PASSWORD, PW);
+  for (int i = 0; i < 3; i++)
+    cr_assert_eq(check_at(DHIS2_CACHE_PASSWORD, "typo", T0, NULL),
+                 DHIS2_CACHE_WRONG);
+  cr_assert_eq(check_at(DHIS2_CACHE_PASSWORD, "typo", T0 + DELAY, &r),
+               DHIS2_CACHE_WRONG);
+  cr_assert_eq(r.failures, 4);
+  cr_assert_eq(r.until, T0 + 2 * DELAY);
+  cr_assert_eq(check_at(DHIS2_CACHE_PASSWORD, PW, T0 + DELAY + 1, NULL),
+               DHIS2_CACHE_DELAYED);
+}
+
+Test(failures, a_clock_rolled_back_keeps_the_delay)
+{
+  store(DHIS2_CACHE_PASSWORD, PW);
+  for (int i = 0; i < 3; i++)
+    cr_assert_eq(check_at(DHIS2_CACHE_PASSWORD, "typo", T0 + 100, NULL),
+                 DHIS2_CACHE_WRONG);
+  cr_assert_eq(check_at(DHIS2_CACHE_PASSWORD, PW, T0, NULL),
+               DHIS2_CACHE_DELAYED);
+}
+
 Test(failures, a_success_clears_the_counter)
 {
   struct dhis2_cache_result r;
@@ -742,22 +768,45 @@ static enum dhis2_err store_on_full_disk(const char *secret)
   cr_assert_neq(pid, -1);
   if (pid == 0) {
     struct dhis2_identity *id = alice();
+    enum dhis2_err rc = DHIS2_ERR_INTERNAL;
 
     signal(SIGXFSZ, SIG_IGN);
-    if (setrlimit(RLIMIT_FSIZE, &rl) != 0)
-      _exit(100);
-    enum dhis2_err rc =
-        dhis2_cache_store(&cache, "alice", DHIS2_CACHE_PASSWORD, secret, id,
-                          false, T0 + 50, T0 + 50);
-
-    _exit(rc == DHIS2_ERR_IO && strstr(logs, "cannot write") == NULL ? 101
-                                                                     : rc);
+    if (setrlimit(RLIMIT_FSIZE, &rl) == 0)
+      rc = dhis2_cache_store(&cache, "alice", DHIS2_CACHE_PASSWORD, secret, id,
+                             false, T0 + 50, T0 + 50);
+    dhis2_identity_free(id);
+    if (rc == DHIS2_ERR_IO && strstr(logs, "cannot write") == NULL)
+      _exit(101);
+    _exit(rc);
   }
   cr_assert_eq(waitpid(pid, &st, 0), pid);
   cr_assert(WIFEXITED(st));
-  cr_assert_neq(WEXITSTATUS(st), 100, "setrlimit failed");
   cr_assert_neq(WEXITSTATUS(st), 101, "the failure was not logged");
   return (enum dhis2_err)WEXITSTATUS(st);
+}
+
+Test(unsafe, a_failure_that_cannot_be_counted_is_an_error)
+{
+  struct rlimit rl = {64, 64};
+  pid_t pid;
+  int st;
+
+  store(DHIS2_CACHE_PASSWORD, PW);
+  pid = fork();
+  cr_assert_neq(pid, -1);
+  if (pid == 0) {
+    struct dhis2_cache_result r;
+
+    signal(SIGXFSZ, SIG_IGN);
+    if (setrlimit(RLIMIT_FSIZE, &rl) != 0)
+      _exit(1);
+    _exit(dhis2_cache_check(&cache, "alice", DHIS2_CACHE_PASSWORD, "typo", T0,
+                            &r) == DHIS2_CACHE_ERROR
+              ? 0
+              : 2);
+  }
+  cr_assert_eq(waitpid(pid, &st, 0), pid);
+  cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %d", st);
 }
 
 Test(unsafe, a_full_disk_keeps_the_old_record_whole)
