@@ -305,8 +305,9 @@ int module_authenticate(struct module *m)
     goto out;
   }
   if (m->cfg->offline && offline_applies(err)) {
-    dhis2_log(&m->log, LOG_NOTICE, "%s: DHIS2 unavailable (%s): trying offline",
-              t.dhis2_name, dhis2_strerror(err));
+    dhis2_log(&m->log, LOG_NOTICE,
+              "%s: DHIS2 unavailable (%s): trying offline", t.dhis2_name,
+              dhis2_strerror(err));
     rc = offline_signin(m, t.dhis2_name, secret, &id);
     if (rc == PAM_SUCCESS) {
       how = strcmp(how, "pat") == 0 ? "pat-offline" : "password-offline";

@@ -124,8 +124,8 @@ void offline_after_online(struct module *m, const char *name,
     return;
   }
   if (rc != DHIS2_OK)
-    dhis2_log(&m->log, LOG_ERR, "%s: offline record %s failed: %s", name,
-              what, dhis2_strerror(rc));
+    dhis2_log(&m->log, LOG_ERR, "%s: offline record %s failed: %s", name, what,
+              dhis2_strerror(rc));
 }
 
 int offline_signin(struct module *m, const char *name, const char *secret,
@@ -159,8 +159,9 @@ int offline_signin(struct module *m, const char *name, const char *secret,
     rc = PAM_SUCCESS;
     break;
   case DHIS2_CACHE_NONE:
-    conv_error(m, "DHIS2 is unreachable, and %s has not signed in here "
-                  "before: try again later.",
+    conv_error(m,
+               "DHIS2 is unreachable, and %s has not signed in here "
+               "before: try again later.",
                name);
     dhis2_log(&m->log, LOG_NOTICE,
               "%s: DHIS2 unavailable and no offline record", name);
@@ -182,8 +183,9 @@ int offline_signin(struct module *m, const char *name, const char *secret,
     break;
   case DHIS2_CACHE_TOO_OLD:
     when(r.until, b, sizeof(b));
-    conv_error(m, "DHIS2 is unreachable, and the last online sign-in of %s "
-                  "here (%s) is too old to sign in offline.",
+    conv_error(m,
+               "DHIS2 is unreachable, and the last online sign-in of %s "
+               "here (%s) is too old to sign in offline.",
                name, a);
     dhis2_log(&m->log, LOG_NOTICE,
               "%s: DHIS2 unavailable: offline record checked %s ended %s "
@@ -192,9 +194,10 @@ int offline_signin(struct module *m, const char *name, const char *secret,
     break;
   case DHIS2_CACHE_CLOCK_BACK:
     when(r.mark, b, sizeof(b));
-    conv_error(m, "DHIS2 is unreachable, and this computer's clock is "
-                  "behind a time already seen (%s): no offline sign-in until "
-                  "the clock is right.",
+    conv_error(m,
+               "DHIS2 is unreachable, and this computer's clock is "
+               "behind a time already seen (%s): no offline sign-in until "
+               "the clock is right.",
                b);
     dhis2_log(&m->log, LOG_WARNING,
               "%s: DHIS2 unavailable: the clock is before the latest time "
@@ -202,9 +205,10 @@ int offline_signin(struct module *m, const char *name, const char *secret,
               name, b);
     break;
   case DHIS2_CACHE_TWOFACTOR:
-    conv_error(m, "DHIS2 is unreachable, and %s signs in with a "
-                  "verification code: no offline sign-in with the password "
-                  "alone.",
+    conv_error(m,
+               "DHIS2 is unreachable, and %s signs in with a "
+               "verification code: no offline sign-in with the password "
+               "alone.",
                name);
     dhis2_log(&m->log, LOG_NOTICE,
               "%s: DHIS2 unavailable: a two-factor user; offline_twofactor "
@@ -213,8 +217,7 @@ int offline_signin(struct module *m, const char *name, const char *secret,
     break;
   case DHIS2_CACHE_ERROR:
   default:
-    dhis2_log(&m->log, LOG_ERR, "%s: the offline record cannot be used",
-              name);
+    dhis2_log(&m->log, LOG_ERR, "%s: the offline record cannot be used", name);
     break;
   }
   dhis2_identity_free(r.id);

@@ -41,8 +41,7 @@ static bool hash_name(const char *s, bool fold, char out[65])
   return ok;
 }
 
-bool state_path(struct module *m, const char *sub, char *out,
-                       size_t outlen)
+bool state_path(struct module *m, const char *sub, char *out, size_t outlen)
 {
   const char *dir = m->cfg->state_dir;
   enum dhis2_err rc = dhis2_dir_ensure(dir, geteuid());

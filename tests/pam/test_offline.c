@@ -267,7 +267,8 @@ Test(offline, a_kiosk_signs_in_offline_as_the_kiosk_account)
   pt_run_clear(&r);
 }
 
-/* --- the window and the clock --------------------------------------------- */
+/* --- the window and the clock ---------------------------------------------
+ */
 
 Test(offline, refused_after_offline_ttl)
 {
@@ -320,7 +321,8 @@ Test(offline, rolling_the_clock_back_and_forth_never_extends_the_window)
   pt_run_clear(&r);
 }
 
-/* --- two-factor users ------------------------------------------------------ */
+/* --- two-factor users ------------------------------------------------------
+ */
 
 static void carol_online(void)
 {
@@ -358,7 +360,8 @@ Test(offline, a_totp_user_signs_in_offline_with_offline_twofactor_password)
   pt_run_clear(&r);
 }
 
-/* --- failures -------------------------------------------------------------- */
+/* --- failures --------------------------------------------------------------
+ */
 
 Test(offline, failures_delay_even_the_right_password_and_send_nothing)
 {
@@ -432,7 +435,8 @@ Test(offline, two_right_sign_ins_at_once_both_pass)
   }
 }
 
-/* --- DHIS2 answers again --------------------------------------------------- */
+/* --- DHIS2 answers again ---------------------------------------------------
+ */
 
 Test(offline, a_password_changed_on_dhis2_is_forgotten_a_typo_is_not)
 {
@@ -487,7 +491,8 @@ Test(offline, a_success_refreshes_the_snapshot)
   pt_run_clear(&r);
 }
 
-/* --- the policy on the snapshot ---------------------------------------------- */
+/* --- the policy on the snapshot
+ * ---------------------------------------------- */
 
 Test(offline, require_group_is_applied_to_the_snapshot)
 {
@@ -504,7 +509,8 @@ Test(offline, require_group_is_applied_to_the_snapshot)
   pt_run_clear(&r);
 }
 
-/* --- files that cannot be trusted ------------------------------------------ */
+/* --- files that cannot be trusted ------------------------------------------
+ */
 
 static void each_record(void (*fn)(const char *path))
 {
