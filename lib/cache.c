@@ -622,7 +622,12 @@ enum dhis2_err dhis2_cache_store(const struct dhis2_cache *c, const char *name,
     rec.password_hash = hash;
   rec.checked_local = now;
   rec.checked_server = server_date;
-  rec.mark = later(later(old != NULL ? old->mark : 0, now), server_date);
+  /* DHIS2's Date vouches for the time: a mark left by a clock that was
+     once far ahead (a kiosk booted in 2040) ends with the next online
+     check that has one. Without it the mark only ever rises. */
+  rec.mark = later(now, server_date);
+  if (server_date == 0 && old != NULL)
+    rec.mark = later(rec.mark, old->mark);
   /* A PAT sign-in asks no code, so it cannot say 2FA was turned off. */
   rec.twofactor =
       twofactor || (slot == DHIS2_CACHE_PAT && old != NULL && old->twofactor);

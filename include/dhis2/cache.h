@@ -33,9 +33,11 @@
  * Clocks: now is passed in (tests inject it). The window of a record is
  *   [mark - DHIS2_CACHE_SKEW, checked + ttl]
  * where checked is the earlier of the local and the server time of the
- * last online check, and mark the latest time ever seen for the user
- * (local clock, server Date, every offline sign-in). Rolling the clock
- * back below the mark, or forward past the end, never opens the window.
+ * last online check, and mark the latest time seen for the user (local
+ * clock, server Date, every offline sign-in) since the last online check
+ * that had a server Date: DHIS2's Date vouches for the time, so a mark
+ * left by a clock once far ahead ends there. Rolling the clock back
+ * below the mark, or forward past the end, never opens the window.
  */
 
 /* How far behind the latest time seen the local clock may be (s). */

@@ -425,6 +425,22 @@ Test(window, a_local_clock_in_2040_ends_at_the_server_date_plus_ttl)
   cr_assert_eq(r.until, T0 + TTL);
 }
 
+Test(window, an_online_check_with_a_server_date_ends_a_wrong_mark)
+{
+  /* Checked once with the clock in 2040; then the clock is set right. */
+  store_at(DHIS2_CACHE_PASSWORD, PW, false, T2040, T0);
+  cr_assert_eq(check_at(DHIS2_CACHE_PASSWORD, PW, T0 + 10, NULL),
+               DHIS2_CACHE_CLOCK_BACK);
+  /* Without a server Date the mark stays: nothing vouches for the time. */
+  store_at(DHIS2_CACHE_PASSWORD, PW, false, T0 + 20, 0);
+  cr_assert_eq(check_at(DHIS2_CACHE_PASSWORD, PW, T0 + 30, NULL),
+               DHIS2_CACHE_CLOCK_BACK);
+  /* DHIS2's Date says when it is: the 2040 mark is gone. */
+  store_at(DHIS2_CACHE_PASSWORD, PW, false, T0 + 40, T0 + 41);
+  cr_assert_eq(check_at(DHIS2_CACHE_PASSWORD, PW, T0 + 50, NULL),
+               DHIS2_CACHE_OK);
+}
+
 Test(window, no_server_date_uses_the_local_clock)
 {
   store_at(DHIS2_CACHE_PASSWORD, PW, false, T0, 0);
