@@ -396,6 +396,29 @@ Test(token, jwks_asks_nothing_once_the_keys_are_cached)
   free(t);
 }
 
+Test(token, jwks_keeps_working_with_dhis2_down_until_the_token_expires)
+{
+  time_t exp;
+  char *t = mint("alice", "\"exp_in\":300", &exp);
+  char *old;
+
+  plant("alice", t, exp);
+  service("token_validation=jwks");
+  cr_assert_eq(pt_auth(pt, me, NULL), PAM_SUCCESS, "%s", pt_logged());
+  /* DHIS2 goes away: nothing listens on its port. */
+  emu_outage(emu, "refuse");
+  cr_assert_eq(pt_auth(pt, me, NULL), PAM_SUCCESS, "%s", pt_logged());
+  cr_assert_eq(pt_auth(pt, me, NULL), PAM_SUCCESS, "%s", pt_logged());
+  /* A token past its exp (and the 60 s of skew) is refused, DHIS2 or not. */
+  emu_outage(emu, "off");
+  old = mint("alice", "\"exp_in\":-120", &exp);
+  emu_outage(emu, "refuse");
+  plant("alice", old, time(NULL) + 300);
+  assert_unavailable("expired");
+  free(old);
+  free(t);
+}
+
 Test(token, auto_verifies_dhis2_jwts_locally)
 {
   time_t exp;
