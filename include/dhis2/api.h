@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <time.h>
 
 #include "dhis2/config.h"
 #include "dhis2/err.h"
@@ -13,13 +14,21 @@
 /* The fields every /api/me read asks for: every version's shape. */
 #define DHIS2_ME_FIELDS                                                       \
   "id,username,displayName,twoFactorType,userGroups[id,name],"                \
-  "userRoles[id,name],authorities,userCredentials[username,userRoles[id,"     \
-  "name]]"
+  "userRoles[id,name],authorities,organisationUnits[id,path],"                \
+  "userCredentials[username,userRoles[id,name]]"
 
 /* An id + name pair: a user group or role. Both owned by the holder. */
 struct dhis2_named {
   char *id;
   char *name;
+};
+
+/* An organisation unit a user is assigned to: its UID and its path, the
+   UIDs from the root down to it ("/ImspTQPwCqd/O6uvpzGd5pu/DiszpKrYNg8").
+   Both owned by the holder; path may be NULL when DHIS2 sent none. */
+struct dhis2_orgunit {
+  char *id;
+  char *path;
 };
 
 /*
@@ -37,6 +46,8 @@ struct dhis2_identity {
   size_t n_roles;
   char **authorities;
   size_t n_authorities;
+  struct dhis2_orgunit *orgunits; /* organisationUnits[id,path] */
+  size_t n_orgunits;
 };
 
 void dhis2_identity_free(struct dhis2_identity *id);
@@ -75,6 +86,18 @@ bool dhis2_identity_group_name_only(const struct dhis2_identity *id,
                                     const char *value);
 bool dhis2_identity_role_name_only(const struct dhis2_identity *id,
                                    const char *value);
+
+/* True when one of id's units is the unit uid or lies below it: uid is a
+   whole segment of the unit's path (or the unit's id when it has no
+   path). require_orgunit. */
+bool dhis2_identity_orgunit_within(const struct dhis2_identity *id,
+                                   const char *uid);
+
+/* True when one of id's units is on host_path, the path of the host's
+   unit: the host unit itself or one above it (a whole segment of
+   host_path). host_orgunit. */
+bool dhis2_identity_orgunit_over(const struct dhis2_identity *id,
+                                 const char *host_path);
 
 /* True when id holds exactly the authority s. */
 bool dhis2_identity_has_authority(const struct dhis2_identity *id,
@@ -200,6 +223,57 @@ enum dhis2_me_acl {
   DHIS2_ME_ACL_FILTERED, /* groups/roles without read sharing are left out */
 };
 enum dhis2_me_acl dhis2_release_me_acl(const char *release);
+
+/* What an account lookup found: the user, and what /api/me never says. */
+struct dhis2_account {
+  struct dhis2_identity *id; /* id, username, groups, roles, authorities
+                                (the roles' authorities), org units */
+  bool disabled;
+  time_t account_expiry; /* 0: none */
+};
+void dhis2_account_clear(struct dhis2_account *a);
+
+/* The fields of a lookup, every release's shape (2.37 keeps username,
+   disabled, accountExpiry and roles under userCredentials). */
+#define DHIS2_USERS_FIELDS                                                    \
+  "id,username,disabled,accountExpiry,userGroups[id,name],"                   \
+  "userRoles[id,name,authorities],organisationUnits[id,path],"                \
+  "userCredentials[username,disabled,accountExpiry,userRoles[id,name,"        \
+  "authorities]]"
+
+/*
+ * Looks name up with the service PAT pat: GET
+ * /api/users?filter=username:eq:NAME&fields=DHIS2_USERS_FIELDS&paging=false
+ * (NAME percent-encoded), "Authorization: ApiToken". Exactly one request.
+ * DHIS2_OK: exactly one user of exactly that name (case-sensitive; other
+ * spellings in the reply are ignored), *out filled (zeroed first; release
+ * with dhis2_account_clear()). DHIS2_ERR_NO_USER: none of exactly that
+ * name. DHIS2_ERR_LOOKUP_DENIED: DHIS2 refused the token (401, the PAT
+ * errors) or it lacks the authority to list users (403).
+ * DHIS2_ERR_MALFORMED for a reply that does not parse, or two users of
+ * that name; transport errors as dhis2_client_request().
+ */
+enum dhis2_err dhis2_api_user_lookup(struct dhis2_client *c, const char *pat,
+                                     const char *name,
+                                     struct dhis2_account *out);
+
+/* The parsing half of dhis2_api_user_lookup(), for a 2xx body: the
+   {"users":[...]} envelope (with or without "pager"). Same results. */
+enum dhis2_err dhis2_users_reply_parse(const char *json, size_t len,
+                                       const char *name,
+                                       struct dhis2_account *out);
+
+/*
+ * GET /api/organisationUnits/UID?fields=path with the credential (auth
+ * and secret as dhis2_api_me(); user for BASIC). On DHIS2_OK sets *path
+ * (NULL on entry, malloc'd) to the unit's path, checked to be "/"-joined
+ * UIDs ending in uid. 404 -> DHIS2_ERR_UNSUPPORTED (no such unit, or not
+ * readable by that user); else as dhis2_api_me().
+ */
+enum dhis2_err dhis2_api_orgunit_path(struct dhis2_client *c,
+                                      enum dhis2_auth auth, const char *user,
+                                      const char *secret, const char *uid,
+                                      char **path);
 
 /* Ends the session named by cookies. Best effort: one request. */
 enum dhis2_err dhis2_api_logout(struct dhis2_client *c, const char *cookies);

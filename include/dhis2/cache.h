@@ -138,6 +138,28 @@ enum dhis2_cache_verdict dhis2_cache_check(const struct dhis2_cache *c,
 bool dhis2_cache_delayed(const struct dhis2_cache *c, const char *name,
                          time_t now, time_t *until);
 
+/*
+ * After an account lookup found name active (account_check = lookup):
+ * replaces the record's snapshot and its check times as
+ * dhis2_cache_store() does, keeping both hash slots (a new record has
+ * none). Same errors.
+ */
+enum dhis2_err dhis2_cache_store_snapshot(const struct dhis2_cache *c,
+                                          const char *name,
+                                          const struct dhis2_identity *id,
+                                          time_t now, time_t server_date);
+
+/*
+ * DHIS2 could not be asked about name's account: the snapshot of the last
+ * online sign-in or lookup, when now is within the record's window (the
+ * same clock rules as dhis2_cache_check(); no secret, no failure count).
+ * Returns DHIS2_CACHE_OK with r->id and r->checked set, or NONE, TOO_OLD,
+ * CLOCK_BACK, ERROR with r as dhis2_cache_check() fills it.
+ */
+enum dhis2_cache_verdict dhis2_cache_snapshot(const struct dhis2_cache *c,
+                                              const char *name, time_t now,
+                                              struct dhis2_cache_result *r);
+
 /* --- the record itself (parsed by the fuzz target and dhis2-pamctl) --- */
 
 struct dhis2_cache_record {

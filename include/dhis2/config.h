@@ -60,9 +60,15 @@ struct dhis2_config {
   struct dhis2_strlist require_group;
   struct dhis2_strlist require_role;
   struct dhis2_strlist require_authority;
-  unsigned failure_limit; /* default 3; 0 turns the throttle off */
-  long failure_window;    /* seconds, default 900 */
-  char *state_dir;        /* default /var/lib/pam_dhis2 */
+  struct dhis2_strlist require_orgunit; /* UIDs */
+  char *host_orgunit;                   /* a UID, or NULL */
+  bool account_check_lookup;      /* account_check = lookup (default none) */
+  char *lookup_pat_file;          /* absolute; required with lookup */
+  bool account_unavailable_allow; /* account_unavailable = allow (default
+                                     deny) */
+  unsigned failure_limit;         /* default 3; 0 turns the throttle off */
+  long failure_window;            /* seconds, default 900 */
+  char *state_dir;                /* default /var/lib/pam_dhis2 */
 
   /* Offline sign-in (DESIGN.md section 11). */
   bool offline;                    /* default no */

@@ -35,6 +35,7 @@ enum dhis2_err {
   DHIS2_ERR_2FA_BAD_CODE, /* the verification code was wrong */
   DHIS2_ERR_BAD_TOKEN,    /* a JWT's signature or claims are wrong */
   DHIS2_ERR_UNKNOWN_KEY,  /* a JWT's kid is not in the JWKS: refetch */
+  DHIS2_ERR_NO_USER,      /* an account lookup found no such user */
 
   /* DHIS2 wants a verification code: ask the user and call again. */
   DHIS2_ERR_2FA_REQUIRED,  /* TOTP code needed */
@@ -54,6 +55,8 @@ enum dhis2_err {
   DHIS2_ERR_TOO_LARGE,   /* the reply exceeded the body cap */
   DHIS2_ERR_MALFORMED,   /* the reply was not the JSON expected */
   DHIS2_ERR_UNSUPPORTED, /* the endpoint does not exist on this server */
+  DHIS2_ERR_LOOKUP_DENIED, /* the lookup token was refused, or lacks
+                              F_USER_VIEW: a configuration problem */
 };
 
 /* What a caller should do about an error. */
