@@ -49,6 +49,8 @@ const char *dhis2_strerror(enum dhis2_err err)
     return "the token's signature or claims are not valid";
   case DHIS2_ERR_UNKNOWN_KEY:
     return "the token is signed with a key the server does not list";
+  case DHIS2_ERR_NO_USER:
+    return "no DHIS2 user of that name";
   case DHIS2_ERR_PENDING:
     return "waiting for the user to approve the sign-in";
   case DHIS2_ERR_SLOW_DOWN:
@@ -75,6 +77,9 @@ const char *dhis2_strerror(enum dhis2_err err)
     return "the DHIS2 server's reply is malformed";
   case DHIS2_ERR_UNSUPPORTED:
     return "the DHIS2 server does not offer this";
+  case DHIS2_ERR_LOOKUP_DENIED:
+    return "DHIS2 refused the account lookup token, or it lacks the "
+           "F_USER_VIEW authority";
   }
   return "unknown error";
 }
@@ -89,6 +94,7 @@ enum dhis2_err_class dhis2_err_class(enum dhis2_err err)
   case DHIS2_ERR_CONFIG:
   case DHIS2_ERR_IO:
   case DHIS2_ERR_INTERNAL:
+  case DHIS2_ERR_LOOKUP_DENIED: /* our service token: a setup problem */
     return DHIS2_CLASS_LOCAL;
   case DHIS2_ERR_REJECTED:
   case DHIS2_ERR_TOKEN_EXPIRED:
@@ -109,6 +115,7 @@ enum dhis2_err_class dhis2_err_class(enum dhis2_err err)
   case DHIS2_ERR_EXPIRED:
   case DHIS2_ERR_PASSWORD_EXPIRED:
   case DHIS2_ERR_2FA_ENROL:
+  case DHIS2_ERR_NO_USER:
     return DHIS2_CLASS_ACCOUNT;
   case DHIS2_ERR_2FA_REQUIRED:
   case DHIS2_ERR_2FA_CODE_SENT:

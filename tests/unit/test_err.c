@@ -7,7 +7,7 @@
 
 Test(err, every_value_has_its_own_sentence)
 {
-  for (int e = DHIS2_OK; e <= DHIS2_ERR_UNSUPPORTED; e++) {
+  for (int e = DHIS2_OK; e <= DHIS2_ERR_LOOKUP_DENIED; e++) {
     const char *s = dhis2_strerror((enum dhis2_err)e);
 
     cr_assert_str_neq(s, "unknown error", "error %d", e);
@@ -35,4 +35,11 @@ Test(err, classes_separate_rejected_from_unavailable)
     cr_assert_eq(dhis2_err_class((enum dhis2_err)e), DHIS2_CLASS_UNAVAILABLE,
                  "error %d", e);
   cr_assert_eq(dhis2_err_class(DHIS2_ERR_CONFIG), DHIS2_CLASS_LOCAL);
+}
+
+Test(err, a_missing_user_is_the_account_and_a_refused_lookup_is_ours)
+{
+  cr_assert_eq(dhis2_err_class(DHIS2_ERR_NO_USER), DHIS2_CLASS_ACCOUNT);
+  cr_assert_eq(dhis2_err_class(DHIS2_ERR_LOOKUP_DENIED), DHIS2_CLASS_LOCAL);
+  cr_assert(strstr(dhis2_strerror(DHIS2_ERR_LOOKUP_DENIED), "F_USER_VIEW"));
 }
