@@ -37,6 +37,11 @@ void dhis2_identity_free(struct dhis2_identity *id)
   for (size_t i = 0; i < id->n_authorities; i++)
     free(id->authorities[i]);
   free(id->authorities);
+  for (size_t i = 0; i < id->n_orgunits; i++) {
+    free(id->orgunits[i].id);
+    free(id->orgunits[i].path);
+  }
+  free(id->orgunits);
   free(id);
 }
 
@@ -227,6 +232,42 @@ static enum dhis2_err strings_copy(struct json_object *arr, char ***out,
 }
 
 /*
+ * Copies the {id, path} objects of arr (may be NULL) into *out / *n.
+ * Entries without a string id are skipped; a path is kept as sent (the
+ * predicates match whole segments only, so a strange one matches nothing
+ * it should not).
+ */
+static enum dhis2_err orgunits_copy(struct json_object *arr,
+                                    struct dhis2_orgunit **out, size_t *n)
+{
+  size_t len = arr != NULL ? json_object_array_length(arr) : 0;
+
+  *out = NULL;
+  *n = 0;
+  if (len == 0)
+    return DHIS2_OK;
+  *out = calloc(len, sizeof(**out));
+  if (*out == NULL)
+    return DHIS2_ERR_NOMEM;
+  for (size_t i = 0; i < len; i++) {
+    struct json_object *e = json_object_array_get_idx(arr, i);
+    const char *uid = member_string(e, "id");
+    struct dhis2_orgunit *u = &(*out)[*n];
+
+    if (uid == NULL)
+      continue;
+    if (dup_opt(uid, &u->id) != DHIS2_OK ||
+        dup_opt(member_string(e, "path"), &u->path) != DHIS2_OK) {
+      free(u->id);
+      u->id = NULL;
+      return DHIS2_ERR_NOMEM; /* the caller frees the *n copied so far */
+    }
+    (*n)++;
+  }
+  return DHIS2_OK;
+}
+
+/*
  * Sets *name (borrowed from obj) to obj's "username": NULL when absent or
  * JSON null. DHIS2_ERR_MALFORMED when present but not a usable string.
  */
@@ -308,6 +349,10 @@ enum dhis2_err dhis2_identity_parse(const char *json, size_t len,
     goto out;
   if (strings_copy(member_array(root, "authorities"), &id->authorities,
                    &id->n_authorities) != DHIS2_OK)
+    goto out;
+  /* Top level in every release. */
+  if (orgunits_copy(member_array(root, "organisationUnits"), &id->orgunits,
+                    &id->n_orgunits) != DHIS2_OK)
     goto out;
   id->groups = groups.v;
   id->n_groups = groups.n;
@@ -425,6 +470,53 @@ bool dhis2_identity_has_authority(const struct dhis2_identity *id,
     return false;
   for (size_t i = 0; i < id->n_authorities; i++)
     if (strcmp(id->authorities[i], s) == 0)
+      return true;
+  return false;
+}
+
+/* True when seg is a whole "/"-separated segment of path: "/abc" is not
+   in "/abcd", nor "b" in "/a/bc". Exact and case-sensitive. */
+static bool path_has_segment(const char *path, const char *seg)
+{
+  size_t n = strlen(seg);
+
+  if (n == 0)
+    return false;
+  for (const char *p = path; *p != '\0';) {
+    const char *end = strchr(p, '/');
+    size_t len = end != NULL ? (size_t)(end - p) : strlen(p);
+
+    if (len == n && memcmp(p, seg, n) == 0)
+      return true;
+    if (end == NULL)
+      break;
+    p = end + 1;
+  }
+  return false;
+}
+
+bool dhis2_identity_orgunit_within(const struct dhis2_identity *id,
+                                   const char *uid)
+{
+  if (id == NULL || uid == NULL || *uid == '\0')
+    return false;
+  for (size_t i = 0; i < id->n_orgunits; i++) {
+    const struct dhis2_orgunit *u = &id->orgunits[i];
+
+    if (u->path != NULL ? path_has_segment(u->path, uid)
+                        : strcmp(u->id, uid) == 0)
+      return true;
+  }
+  return false;
+}
+
+bool dhis2_identity_orgunit_over(const struct dhis2_identity *id,
+                                 const char *host_path)
+{
+  if (id == NULL || host_path == NULL)
+    return false;
+  for (size_t i = 0; i < id->n_orgunits; i++)
+    if (path_has_segment(host_path, id->orgunits[i].id))
       return true;
   return false;
 }

@@ -1,5 +1,6 @@
 /* libFuzzer target: an /api/me reply, through dhis2_identity_parse() and
-   the lookups the module's group, role and authority rules make. */
+   the lookups the module's group, role, authority and org unit rules
+   make. */
 #include <stddef.h>
 #include <stdint.h>
 
@@ -19,6 +20,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   (void)dhis2_identity_group_name_only(id, "Kk12LkEWtXp");
   (void)dhis2_identity_role_name_only(id, "yrB6vc5Ip3r");
   (void)dhis2_identity_has_authority(id, "ALL");
+  (void)dhis2_identity_orgunit_within(id, "ImspTQPwCqd");
+  (void)dhis2_identity_orgunit_over(id, "/ImspTQPwCqd/O6uvpzGd5pu");
   dhis2_identity_free(id);
   return 0;
 }

@@ -92,6 +92,11 @@ Test(identity, dhis2_2_42_shape_parses)
   cr_assert_eq(id->n_authorities, 4);
   cr_assert_str_eq(id->authorities[0], "ALL");
   cr_assert_str_eq(id->authorities[3], "M_dhis-web-dashboard");
+  cr_assert_eq(id->n_orgunits, 2);
+  cr_assert_str_eq(id->orgunits[0].id, "DiszpKrYNg8");
+  cr_assert_str_eq(id->orgunits[0].path,
+                   "/ImspTQPwCqd/O6uvpzGd5pu/YuQRtpLP10I/DiszpKrYNg8");
+  cr_assert_str_eq(id->orgunits[1].id, "fdc6uOvgoji");
   dhis2_identity_free(id);
 }
 
@@ -610,10 +615,124 @@ Test(identity, has_authority_is_exact)
   dhis2_identity_free(id);
 }
 
+/* Organisation units */
+
+Test(identity, dhis2_2_37_shape_has_org_units_at_the_top_level)
+{
+  struct dhis2_identity *id = parse_fixture("me-2.37.json");
+
+  cr_assert_eq(id->n_orgunits, 1);
+  cr_assert_str_eq(id->orgunits[0].id, "ImspTQPwCqd");
+  cr_assert_str_eq(id->orgunits[0].path, "/ImspTQPwCqd");
+  dhis2_identity_free(id);
+}
+
+Test(identity, org_units_without_an_id_are_skipped_and_a_path_is_optional)
+{
+  struct dhis2_identity *id =
+      parse_ok("{\"username\":\"a\",\"organisationUnits\":["
+               "{\"path\":\"/ImspTQPwCqd\"},7,{\"id\":5},"
+               "{\"id\":\"O6uvpzGd5pu\"},"
+               "{\"id\":\"DiszpKrYNg8\",\"path\":null}]}");
+
+  cr_assert_eq(id->n_orgunits, 2);
+  cr_assert_str_eq(id->orgunits[0].id, "O6uvpzGd5pu");
+  cr_assert_null(id->orgunits[0].path);
+  cr_assert_null(id->orgunits[1].path);
+  dhis2_identity_free(id);
+}
+
+Test(identity, org_units_of_the_wrong_type_are_none)
+{
+  struct dhis2_identity *id =
+      parse_ok("{\"username\":\"a\",\"organisationUnits\":{}}");
+
+  cr_assert_eq(id->n_orgunits, 0);
+  cr_assert_null(id->orgunits);
+  cr_assert_not(dhis2_identity_orgunit_within(id, "ImspTQPwCqd"));
+  cr_assert_not(dhis2_identity_orgunit_over(id, "/ImspTQPwCqd"));
+  dhis2_identity_free(id);
+}
+
+Test(identity, within_holds_for_the_unit_and_every_unit_above_it)
+{
+  struct dhis2_identity *id = parse_fixture("me-2.42.json");
+
+  cr_assert(dhis2_identity_orgunit_within(id, "DiszpKrYNg8"));
+  cr_assert(dhis2_identity_orgunit_within(id, "YuQRtpLP10I"));
+  cr_assert(dhis2_identity_orgunit_within(id, "O6uvpzGd5pu"));
+  cr_assert(dhis2_identity_orgunit_within(id, "ImspTQPwCqd"));
+  cr_assert(dhis2_identity_orgunit_within(id, "fdc6uOvgoji"));
+  cr_assert_not(dhis2_identity_orgunit_within(id, "jUb8gELQApl"));
+  dhis2_identity_free(id);
+}
+
+Test(identity, within_matches_whole_segments_exactly)
+{
+  struct dhis2_identity *id =
+      parse_ok("{\"username\":\"a\",\"organisationUnits\":[{\"id\":\"abcd\","
+               "\"path\":\"/xabc/abcd/ab\"}]}");
+
+  cr_assert_not(dhis2_identity_orgunit_within(id, "abc"));
+  cr_assert_not(dhis2_identity_orgunit_within(id, "bcd"));
+  cr_assert_not(dhis2_identity_orgunit_within(id, "ABCD"));
+  cr_assert_not(dhis2_identity_orgunit_within(id, "abcd/ab"));
+  cr_assert_not(dhis2_identity_orgunit_within(id, ""));
+  cr_assert_not(dhis2_identity_orgunit_within(id, NULL));
+  cr_assert(dhis2_identity_orgunit_within(id, "abcd"));
+  cr_assert(dhis2_identity_orgunit_within(id, "ab"));
+  cr_assert(dhis2_identity_orgunit_within(id, "xabc"));
+  dhis2_identity_free(id);
+}
+
+Test(identity, within_a_unit_without_a_path_is_only_that_unit)
+{
+  struct dhis2_identity *id =
+      parse_ok("{\"username\":\"a\",\"organisationUnits\":"
+               "[{\"id\":\"DiszpKrYNg8\"}]}");
+
+  cr_assert(dhis2_identity_orgunit_within(id, "DiszpKrYNg8"));
+  cr_assert_not(dhis2_identity_orgunit_within(id, "ImspTQPwCqd"));
+  cr_assert_not(dhis2_identity_orgunit_within(id, "DiszpKrYNg"));
+  dhis2_identity_free(id);
+}
+
+Test(identity, over_holds_for_the_host_unit_and_every_unit_above_it)
+{
+  struct dhis2_identity *id = parse_fixture("me-2.42.json");
+  struct dhis2_identity *national = parse_fixture("me-2.37.json");
+  const char *host = "/ImspTQPwCqd/O6uvpzGd5pu/YuQRtpLP10I/DiszpKrYNg8";
+
+  cr_assert(dhis2_identity_orgunit_over(id, host)); /* the unit itself */
+  cr_assert(dhis2_identity_orgunit_over(national, host));
+  /* A host above the user's unit is not the user's. */
+  cr_assert_not(dhis2_identity_orgunit_over(id, "/ImspTQPwCqd/O6uvpzGd5pu"));
+  cr_assert_not(dhis2_identity_orgunit_over(id, NULL));
+  dhis2_identity_free(id);
+  dhis2_identity_free(national);
+}
+
+Test(identity, over_matches_whole_segments_exactly)
+{
+  struct dhis2_identity *id =
+      parse_ok("{\"username\":\"a\",\"organisationUnits\":"
+               "[{\"id\":\"abc\",\"path\":\"/abc\"}]}");
+
+  cr_assert_not(dhis2_identity_orgunit_over(id, "/abcd"));
+  cr_assert_not(dhis2_identity_orgunit_over(id, "/xabc/d"));
+  cr_assert_not(dhis2_identity_orgunit_over(id, "/ABC"));
+  cr_assert_not(dhis2_identity_orgunit_over(id, ""));
+  cr_assert(dhis2_identity_orgunit_over(id, "/abc"));
+  cr_assert(dhis2_identity_orgunit_over(id, "/r/abc/d"));
+  dhis2_identity_free(id);
+}
+
 Test(identity, lookups_on_no_identity_are_false)
 {
   cr_assert_not(dhis2_identity_has_group(NULL, "Administrators"));
   cr_assert_not(dhis2_identity_has_role(NULL, "Superuser"));
   cr_assert_not(dhis2_identity_has_authority(NULL, "ALL"));
+  cr_assert_not(dhis2_identity_orgunit_within(NULL, "ImspTQPwCqd"));
+  cr_assert_not(dhis2_identity_orgunit_over(NULL, "/ImspTQPwCqd"));
   dhis2_identity_free(NULL);
 }
