@@ -18,6 +18,9 @@ static double now(void)
   return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* What DHIS2_PAM_CHECKED points at: only its presence counts. */
+static const char checked_marker = 1;
+
 static void free_identity(pam_handle_t *pamh, void *data, int status)
 {
   (void)pamh;
@@ -82,6 +85,19 @@ static void show_reason(struct module *m, enum dhis2_err err)
   }
 }
 
+/* /api/me with Basic (servers before 2.41), then the host unit's path
+   with the same credential when it is needed. */
+static enum dhis2_err basic_me(struct module *m, struct dhis2_client *c,
+                               const char *name, const char *pw,
+                               struct dhis2_identity **id)
+{
+  enum dhis2_err rc = dhis2_api_me(c, DHIS2_AUTH_BASIC, name, pw, id);
+
+  if (rc == DHIS2_OK)
+    host_path_fetch(m, c, DHIS2_AUTH_BASIC, name, pw);
+  return rc;
+}
+
 /* Password through /api/auth/login (2.41+), with one follow-up read of
    /api/me and a logout; Basic on older servers. Which one is remembered in
    state_dir. */
@@ -107,13 +123,13 @@ static enum dhis2_err check_password(struct module *m, struct dhis2_client *c,
     server_kind_set(m, kind, release);
   }
   if (kind == DHIS2_SERVER_BASIC_ONLY)
-    return dhis2_api_me(c, DHIS2_AUTH_BASIC, name, pw, id);
+    return basic_me(m, c, name, pw, id);
   rc = dhis2_api_login(c, name, pw, NULL, &cookies);
   if (rc == DHIS2_ERR_UNSUPPORTED) {
     /* 404/405: nothing was checked, so Basic is still the first attempt
        for this password, not a second. */
     server_kind_set(m, DHIS2_SERVER_BASIC_ONLY, NULL);
-    return dhis2_api_me(c, DHIS2_AUTH_BASIC, name, pw, id);
+    return basic_me(m, c, name, pw, id);
   }
   if (dhis2_err_class(rc) == DHIS2_CLASS_NEEDS_CODE) {
     *asked_code = true;
@@ -137,6 +153,8 @@ static enum dhis2_err check_password(struct module *m, struct dhis2_client *c,
   if (rc != DHIS2_OK)
     return rc;
   rc = dhis2_api_me(c, DHIS2_AUTH_SESSION, NULL, cookies, id);
+  if (rc == DHIS2_OK)
+    host_path_fetch(m, c, DHIS2_AUTH_SESSION, NULL, cookies);
   dhis2_api_logout(c, cookies);
   dhis2_secret_free(cookies);
   return rc;
@@ -188,9 +206,11 @@ static enum dhis2_err check_secret(struct module *m, const char *name,
   rc = dhis2_client_new(m->cfg, &m->log, &c);
   if (rc != DHIS2_OK)
     return rc;
-  if (is_pat)
+  if (is_pat) {
     rc = dhis2_api_me(c, DHIS2_AUTH_APITOKEN, NULL, secret, id);
-  else
+    if (rc == DHIS2_OK)
+      host_path_fetch(m, c, DHIS2_AUTH_APITOKEN, NULL, secret);
+  } else
     rc = check_password(m, c, name, secret, id, pam_rc, &info->asked_code);
   info->server_date = c->server_date;
   dhis2_client_free(c);
@@ -224,7 +244,8 @@ int module_authenticate(struct module *m)
   pam_get_item(m->pamh, PAM_SERVICE, &service);
   /* A handle may be used for a second attempt: whatever happens now, the
      account and session phases must not see the first one's identity. */
-  if (pam_set_data(m->pamh, DHIS2_PAM_IDENTITY, NULL, NULL) != PAM_SUCCESS) {
+  if (pam_set_data(m->pamh, DHIS2_PAM_IDENTITY, NULL, NULL) != PAM_SUCCESS ||
+      pam_set_data(m->pamh, DHIS2_PAM_CHECKED, NULL, NULL) != PAM_SUCCESS) {
     rc = PAM_BUF_ERR;
     goto out;
   }
@@ -327,9 +348,10 @@ int module_authenticate(struct module *m)
 verified:
   /* The auth line may carry the policy too: enforce it here as well, so
      it holds even where the account phase does not see our data. */
+  host_path_fetch(m, NULL, DHIS2_AUTH_APITOKEN, NULL, NULL);
   if (policy_configured(m->cfg) &&
-      !policy_allows(m->cfg, id, &m->log, policy_server_acl(m), why,
-                     sizeof(why))) {
+      !policy_allows(m->cfg, id, &m->log, policy_server_acl(m), m->host_path,
+                     why, sizeof(why))) {
     conv_error(m, "Access denied: DHIS2 user %s is %s.", id->username, why);
     rc = PAM_PERM_DENIED;
     goto out;
@@ -342,6 +364,11 @@ verified:
     if (rc == PAM_SUCCESS)
       id = NULL; /* transferred */
   }
+  /* DHIS2 (or the offline record) just judged a password or PAT: the
+     account phase need not ask again. A token it has not. */
+  if (rc == PAM_SUCCESS && strcmp(how, "token") != 0)
+    rc = pam_set_data(m->pamh, DHIS2_PAM_CHECKED, (void *)&checked_marker,
+                      NULL);
 out:
   outcome = rc == PAM_SUCCESS ? "success" : pam_strerror(m->pamh, rc);
   /* No stored token is the everyday case of a token line: not a notice. */

@@ -1,5 +1,6 @@
 /* Per-call set-up of the module: configuration, logging, PAM codes. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <security/pam_ext.h>
@@ -37,6 +38,8 @@ void module_close(struct module *m)
 {
   dhis2_config_free(m->cfg);
   m->cfg = NULL;
+  free(m->host_path);
+  m->host_path = NULL;
 }
 
 int dhis2_err_to_pam(enum dhis2_err err)

@@ -16,12 +16,17 @@
 
 /* pam_set_data name of the verified identity (struct dhis2_identity). */
 #define DHIS2_PAM_IDENTITY "pam_dhis2_identity"
+/* pam_set_data name set (to a static marker) when the identity was just
+   checked with DHIS2 by password or PAT, or offline: the account phase
+   then asks DHIS2 nothing more. Unset after the token method. */
+#define DHIS2_PAM_CHECKED "pam_dhis2_checked"
 
 /* Everything one entry point needs, on its stack. */
 struct module {
   pam_handle_t *pamh;
   struct dhis2_config *cfg;
   struct dhis2_log log;
+  char *host_path; /* host_orgunit's path, once read (host.c) */
 };
 
 /*
@@ -182,6 +187,25 @@ enum dhis2_err token_check(struct module *m, const char *pam_user,
                            const char *dhis2_name, struct dhis2_identity **id,
                            char *why, size_t whylen);
 
+/* --- the host's organisation unit (host.c) --- */
+
+/*
+ * With host_orgunit set and m->host_path not yet known: takes the unit's
+ * path from state_dir when it was read within a day, else asks DHIS2 on c
+ * with the credential at hand (auth, user, secret as dhis2_api_me()) and
+ * keeps it there. c NULL (DHIS2 is not to be asked): any kept path will
+ * do. Leaves m->host_path NULL (logged) when it cannot be had.
+ */
+void host_path_fetch(struct module *m, struct dhis2_client *c,
+                     enum dhis2_auth auth, const char *user,
+                     const char *secret);
+
+/* --- the account phase (account.c) --- */
+
+/* pam_sm_acct_mgmt: the policies, and with account_check = lookup the
+   lookup of users DHIS2 did not just check (DESIGN.md section 4). */
+int module_account(struct module *m);
+
 /* --- account policy (policy.c) --- */
 
 /*
@@ -195,7 +219,8 @@ enum dhis2_err token_check(struct module *m, const char *pam_user,
  */
 bool policy_allows(const struct dhis2_config *cfg,
                    const struct dhis2_identity *id, const struct dhis2_log *lg,
-                   enum dhis2_me_acl acl, char *why, size_t whylen);
+                   enum dhis2_me_acl acl, const char *host_path, char *why,
+                   size_t whylen);
 
 /* What the server memo says of /api/me's sharing filter (state.c). */
 enum dhis2_me_acl policy_server_acl(struct module *m);

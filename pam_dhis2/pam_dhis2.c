@@ -33,24 +33,15 @@ DHIS2_EXPORT int pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc,
 {
   struct module m;
   const void *data = NULL;
-  char why[128];
   int rc;
 
   (void)flags;
-  if (pam_get_data(pamh, DHIS2_PAM_IDENTITY, &data) != PAM_SUCCESS ||
-      data == NULL)
-    return PAM_IGNORE; /* not authenticated by us, e.g. an SSH key */
   rc = module_open(&m, pamh, argc, argv);
-  if (rc == PAM_SUCCESS && policy_configured(m.cfg) &&
-      !policy_allows(m.cfg, data, &m.log, policy_server_acl(&m), why,
-                     sizeof(why))) {
-    const struct dhis2_identity *id = data;
-
-    dhis2_log(&m.log, LOG_NOTICE, "DHIS2 user %s refused: %s", id->username,
-              why);
-    conv_error(&m, "Access denied: DHIS2 user %s is %s.", id->username, why);
-    rc = PAM_PERM_DENIED;
-  }
+  if (rc == PAM_SUCCESS)
+    rc = module_account(&m);
+  else if (pam_get_data(pamh, DHIS2_PAM_IDENTITY, &data) != PAM_SUCCESS ||
+           data == NULL)
+    rc = PAM_IGNORE; /* not ours to judge; break-glass keys keep working */
   module_close(&m);
   return rc;
 }

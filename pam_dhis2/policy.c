@@ -6,7 +6,8 @@
 bool policy_configured(const struct dhis2_config *cfg)
 {
   return cfg->require_group.n > 0 || cfg->require_role.n > 0 ||
-         cfg->require_authority.n > 0;
+         cfg->require_authority.n > 0 || cfg->require_orgunit.n > 0 ||
+         cfg->host_orgunit != NULL;
 }
 
 /* True when any item of list satisfies has(). An empty list holds. */
@@ -77,7 +78,8 @@ enum dhis2_me_acl policy_server_acl(struct module *m)
 
 bool policy_allows(const struct dhis2_config *cfg,
                    const struct dhis2_identity *id, const struct dhis2_log *lg,
-                   enum dhis2_me_acl acl, char *why, size_t whylen)
+                   enum dhis2_me_acl acl, const char *host_path, char *why,
+                   size_t whylen)
 {
   if (!any_of(&cfg->require_group, id, dhis2_identity_has_group)) {
     log_name_only(lg, "require_group", "group", &cfg->require_group, id,
@@ -95,6 +97,21 @@ bool policy_allows(const struct dhis2_config *cfg,
   }
   if (!any_of(&cfg->require_authority, id, dhis2_identity_has_authority)) {
     snprintf(why, whylen, "without a required DHIS2 authority");
+    return false;
+  }
+  if (!any_of(&cfg->require_orgunit, id, dhis2_identity_orgunit_within)) {
+    snprintf(why, whylen, "not assigned to a required organisation unit");
+    return false;
+  }
+  if (cfg->host_orgunit != NULL && host_path == NULL) {
+    snprintf(why, whylen,
+             "not known to be of this host's organisation unit (its path "
+             "could not be read from DHIS2)");
+    return false;
+  }
+  if (cfg->host_orgunit != NULL &&
+      !dhis2_identity_orgunit_over(id, host_path)) {
+    snprintf(why, whylen, "not assigned to an organisation unit of this host");
     return false;
   }
   return true;
