@@ -2,6 +2,8 @@
    verified, and with account_check = lookup, DHIS2 asked about users it
    did not just check (SSH keys, the token method). */
 #include <limits.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -29,6 +31,14 @@ static int judge(struct module *m, const struct dhis2_identity *id)
   return PAM_PERM_DENIED;
 }
 
+/* True when path gives group and others no access at all. */
+static bool private_file(const char *path)
+{
+  struct stat st;
+
+  return lstat(path, &st) == 0 && (st.st_mode & 077) == 0;
+}
+
 /* The service PAT from lookup_pat_file (root's, 0600 or stricter): a
    secret the caller frees with dhis2_secret_free(); NULL, logged, when it
    cannot be used. */
@@ -39,9 +49,19 @@ static char *lookup_pat(struct module *m)
   char *buf = NULL;
   size_t len = 0;
 
-  if (dhis2_file_read(path, 0, 0, LOOKUP_PAT_MAX, &buf, &len, err,
+  /* Ours (root's, as the module runs), never writable by others; and
+     since it is a secret, never readable by them either. */
+  if (dhis2_file_read(path, geteuid(), 1, LOOKUP_PAT_MAX, &buf, &len, err,
                       sizeof(err)) != DHIS2_OK) {
     dhis2_log(&m->log, LOG_ERR, "lookup_pat_file: %s", err);
+    return NULL;
+  }
+  if (!private_file(path)) {
+    dhis2_log(&m->log, LOG_ERR,
+              "lookup_pat_file %s: readable by group or others: refused "
+              "(chmod 0600)",
+              path);
+    dhis2_secret_free(buf);
     return NULL;
   }
   while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r' ||

@@ -254,6 +254,21 @@ void pt_run(struct pt *p, const char *user, const char *const *answers,
   pam_end(h, out->auth);
 }
 
+void pt_acct(struct pt *p, const char *user, struct pt_run *out)
+{
+  struct script sc = {.answers = NULL, .out = out};
+  struct pam_conv conv = {.conv = converse, .appdata_ptr = &sc};
+  pam_handle_t *h = NULL;
+  int rc;
+
+  memset(out, 0, sizeof(*out));
+  out->auth = out->session = -1;
+  rc = pam_start_confdir("dhis2-test", user, &conv, p->dir, &h);
+  cr_assert_eq(rc, PAM_SUCCESS, "pam_start_confdir: %d", rc);
+  out->acct = pam_acct_mgmt(h, 0);
+  pam_end(h, out->acct);
+}
+
 void pt_run_clear(struct pt_run *r)
 {
   free(r->user);

@@ -50,6 +50,10 @@ void pt_run(struct pt *p, const char *user, const char *const *answers,
             struct pt_run *out);
 void pt_run_clear(struct pt_run *r);
 
+/* pam_acct_mgmt alone, as sshd runs it after a public-key login: no auth
+   phase, no prompt answered (a prompt shows in out->n_prompts). */
+void pt_acct(struct pt *p, const char *user, struct pt_run *out);
+
 /* pt_run with one answer; returns the auth result. */
 int pt_auth(struct pt *p, const char *user, const char *secret);
 
