@@ -9,13 +9,15 @@ const outage = require('./outage');
 const { VERSIONS } = require('./state');
 
 // What an administrator changes on a DHIS2 user while the tests run:
-// password, disabled, accountExpiry (ISO string or null), userGroups (ids).
+// password, disabled, accountExpiry (ISO string or null), userGroups and
+// organisationUnits (ids).
 // The fixture's values come back on POST /reset.
 const USER_KEYS = {
   password: (v) => typeof v === 'string' && v.length > 0,
   disabled: (v) => typeof v === 'boolean',
   accountExpiry: (v) => v === null || (typeof v === 'string' && !Number.isNaN(Date.parse(v))),
   userGroups: (v) => Array.isArray(v) && v.every((id) => typeof id === 'string'),
+  organisationUnits: (v) => Array.isArray(v) && v.every((id) => typeof id === 'string'),
 };
 
 function patchUser(env, body) {
@@ -29,6 +31,10 @@ function patchUser(env, body) {
   }
   if (body.userGroups && !body.userGroups.every((id) => env.fixture.groups.has(id))) {
     return 'user: unknown group';
+  }
+  if (body.organisationUnits &&
+      !body.organisationUnits.every((id) => env.fixture.orgUnits.has(id))) {
+    return 'user: unknown organisation unit';
   }
   env.userOriginals ??= new Map();
   if (!env.userOriginals.has(user.username)) {

@@ -301,6 +301,22 @@ function api(ctx, username) {
     const a = decodeURIComponent(m[2]);
     return h.sendJson(res, 200, users.isAuthorized(fixture, user, a), noStore);
   }
+  if (rest === '/api/users' && req.method === 'GET') {
+    return listUsers(ctx, user);
+  }
+  m = /^\/api\/organisationUnits\/([^/]+)$/.exec(rest);
+  if (m && req.method === 'GET') {
+    // No READ authority in OrganisationUnitSchemaDescriptor and no sharing:
+    // any signed-in user reads any unit.
+    const id = decodeURIComponent(m[1]);
+    const doc = users.orgUnitDocument(fixture, id);
+    if (!doc) {
+      return h.sendWebMessage(res, 404,
+        `OrganisationUnit with id ${id} could not be found.`);
+    }
+    const spec = query.getAll('fields').join(',');
+    return h.sendJson(res, 200, fields.filter(doc, spec));
+  }
   if (rest === '/api/system/info' && req.method === 'GET') {
     return h.sendJson(res, 200, {
       version: VERSION_INFO[state.version],
@@ -310,6 +326,65 @@ function api(ctx, username) {
     });
   }
   return h.sendWebMessage(res, 404, `No endpoint ${req.method} ${path}`);
+}
+
+// GET /api/users, for what a username lookup needs: `filter=` with `eq`
+// on the username (`userCredentials.username` too; 2.37 has no top-level
+// `username` property), `fields=`, `paging=false`.
+function listUsers(ctx, caller) {
+  const { res, state, fixture, query } = ctx;
+  // AbstractFullReadOnlyController: aclService.canRead(user, User.class),
+  // i.e. F_USER_VIEW from UserSchemaDescriptor, or ALL.
+  if (!users.isAuthorized(fixture, caller, 'F_USER_VIEW')) {
+    return h.sendWebMessage(res, 403,
+      "You don't have the proper permissions to read objects of this type.");
+  }
+  let list = [...fixture.users.values()];
+  for (const f of query.getAll('filter')) {
+    const r = userFilter(state, f);
+    if (r.error) return h.sendWebMessage(res, r.status, r.error);
+    list = list.filter((u) => u.username === r.value);
+  }
+  // 2.37-2.41 always run the query through DefaultUserService: a caller
+  // without ALL does not see users holding any of its own roles (system
+  // setting keyCanGrantOwnUserAuthorityGroups, off by default). 2.42+ do
+  // that only for special parameters (query, ou, canManage, ...).
+  if (!state.atLeast('2.42') && !users.isAuthorized(fixture, caller, 'ALL')) {
+    list = list.filter((u) =>
+      !u.userRoles.some((id) => caller.userRoles.includes(id)));
+  }
+  // Collections default to id,displayName.
+  const spec = query.getAll('fields').join(',') || 'id,displayName';
+  const docs = list.map((u) =>
+    fields.filter(users.userDocument(fixture, u, state.version), spec));
+  const out = {};
+  if (query.get('paging') !== 'false') {
+    out.pager = { page: 1, total: docs.length, pageSize: 50, pageCount: 1 };
+  }
+  out.users = docs;
+  return h.sendJson(res, 200, out);
+}
+
+// One `filter=` value: `username:eq:NAME` (2.38+) or
+// `userCredentials.username:eq:NAME`, case-sensitive (EqualOperator,
+// String.equals). DHIS2 answers its parser's errors with 409; what DHIS2
+// supports but the emulator does not is a 400 saying so.
+function userFilter(state, f) {
+  const parts = f.split(':');
+  if (parts.length < 2) {
+    return { status: 409, error: `Invalid filter => ${f}` };
+  }
+  const [path, op] = parts;
+  const value = parts.slice(2).join(':');
+  const known = path === 'userCredentials.username' ||
+    (path === 'username' && state.atLeast('2.38'));
+  if (path === 'username' && !known) {
+    return { status: 409, error: 'Unknown path property: username' };
+  }
+  if (!known || op !== 'eq') {
+    return { status: 400, error: `emulator: unsupported filter ${f}` };
+  }
+  return { value };
 }
 
 module.exports = { makeHandler, loginPage, LOGOUT_PATH };

@@ -1,5 +1,5 @@
-// The fixture (users, roles, groups, tokens) and the /api/me document each
-// DHIS2 version would render for a user.
+// The fixture (users, roles, groups, organisation units, tokens) and the
+// /api/me and /api/users documents each DHIS2 version would render.
 'use strict';
 
 const fs = require('node:fs');
@@ -15,6 +15,7 @@ function loadFixture(path) {
   const groups = new Map();
   const users = new Map();
   const tokensByKey = new Map();
+  const orgUnits = new Map();
 
   for (const r of doc.userRoles || []) {
     checkUid(r.id, `role ${r.name}`);
@@ -24,15 +25,26 @@ function loadFixture(path) {
     checkUid(g.id, `group ${g.name}`);
     groups.set(g.id, g);
   }
+  for (const o of doc.organisationUnits || []) {
+    checkUid(o.id, `organisation unit ${o.name}`);
+    orgUnits.set(o.id, o);
+  }
+  for (const o of orgUnits.values()) checkPath(orgUnits, o);
   for (const u of doc.users || []) {
     checkUid(u.id, `user ${u.username}`);
     const user = {
       twoFactorType: 'NOT_ENABLED',
       userRoles: [],
       userGroups: [],
+      organisationUnits: [],
       tokens: [],
       ...u,
     };
+    for (const id of user.organisationUnits) {
+      if (!orgUnits.has(id)) {
+        throw new Error(`user ${u.username}: unknown organisation unit ${id}`);
+      }
+    }
     if (!TWO_FACTOR_TYPES.includes(user.twoFactorType)) {
       throw new Error(`user ${u.username}: bad twoFactorType`);
     }
@@ -49,11 +61,52 @@ function loadFixture(path) {
       tokensByKey.set(t.key, { user, def: t });
     }
   }
-  return { roles, groups, users, tokensByKey };
+  return { roles, groups, users, tokensByKey, orgUnits };
 }
 
 function checkUid(id, what) {
   if (!UID_RE.test(id || '')) throw new Error(`${what}: bad UID ${id}`);
+}
+
+// A unit's path is its parent's path plus its own UID, as DHIS2 stores it:
+// a fixture typo there would make every org unit test lie.
+function checkPath(orgUnits, o) {
+  const parent = o.parent ? orgUnits.get(o.parent) : null;
+  if (o.parent && !parent) throw new Error(`unit ${o.id}: unknown parent`);
+  const want = `${parent ? parent.path : ''}/${o.id}`;
+  if (o.path !== want) throw new Error(`unit ${o.id}: path should be ${want}`);
+}
+
+// GET /api/organisationUnits/{uid} before `fields=`; null if unknown.
+function orgUnitDocument(fixture, id) {
+  const o = fixture.orgUnits.get(id);
+  if (!o) return null;
+  const doc = {
+    id: o.id,
+    name: o.name,
+    shortName: o.name,
+    displayName: o.name,
+    displayShortName: o.name,
+    created: '2012-02-17T15:54:39.987',
+    lastUpdated: '2024-01-01T00:00:00.000',
+    openingDate: '1970-01-01T00:00:00.000',
+    level: o.level,
+    path: o.path,
+    leaf: ![...fixture.orgUnits.values()].some((c) => c.parent === o.id),
+    children: [...fixture.orgUnits.values()]
+      .filter((c) => c.parent === o.id).map((c) => ({ id: c.id })),
+  };
+  if (o.parent) doc.parent = { id: o.parent };
+  return doc;
+}
+
+// A user's units as references: id and name, plus path for `[id,path]`.
+function orgUnitRefs(fixture, user) {
+  return user.organisationUnits.map((id) => {
+    const o = fixture.orgUnits.get(id);
+    return { id, name: o.name, displayName: o.name, path: o.path,
+      level: o.level };
+  });
 }
 
 function authorities(fixture, user) {
@@ -121,8 +174,8 @@ function meDocument(fixture, user, version) {
     firstName: user.firstName,
     surname: user.surname,
     externalAccess: false,
-    organisationUnits: [{ id: 'ImspTQPwCqd', name: 'Sierra Leone' }],
-    dataViewOrganisationUnits: [{ id: 'ImspTQPwCqd', name: 'Sierra Leone' }],
+    organisationUnits: orgUnitRefs(fixture, user),
+    dataViewOrganisationUnits: orgUnitRefs(fixture, user),
     teiSearchOrganisationUnits: [],
     userGroups: groups,
     authorities: authorities(fixture, user),
@@ -158,8 +211,68 @@ function meDocument(fixture, user, version) {
   return doc;
 }
 
+// One user as GET /api/users renders it, before `fields=`. Read at the
+// tags (README "Users lookup and organisation units"): 2.37 keeps the
+// account under `userCredentials` (User.getUsername has no @JsonProperty);
+// 2.38-2.41 have it top level plus a `userCredentials` copy, the 2FA flag
+// being `twoFA` up to 2.39 and `twoFactorEnabled` from 2.40; 2.42+ top
+// level only and no 2FA field (@JsonIgnore on both). Roles carry their
+// authorities for `userRoles[id,name,authorities]`; nulls are omitted.
+function userDocument(fixture, user, version) {
+  const v = vnum(version);
+  const name = `${user.firstName} ${user.surname}`;
+  const roles = user.userRoles.map((id) => {
+    const r = fixture.roles.get(id);
+    return { id, name: r.name, displayName: r.name,
+      authorities: [...r.authorities] };
+  });
+  const groups = user.userGroups.map((id) => {
+    const g = fixture.groups.get(id);
+    return { id, name: g.name, displayName: g.name };
+  });
+  const twoFa = user.twoFactorType === 'TOTP_ENABLED' ||
+    user.twoFactorType === 'EMAIL_ENABLED';
+  const doc = {
+    id: user.id,
+    created: user.created || '2024-01-01T00:00:00.000',
+    lastUpdated: user.lastUpdated || '2024-01-01T00:00:00.000',
+    name,
+    displayName: name,
+    firstName: user.firstName,
+    surname: user.surname,
+    externalAccess: false,
+    organisationUnits: orgUnitRefs(fixture, user),
+    dataViewOrganisationUnits: orgUnitRefs(fixture, user),
+    teiSearchOrganisationUnits: [],
+    userGroups: groups,
+  };
+  if (user.email != null) doc.email = user.email;
+  const account = {
+    username: user.username,
+    externalAuth: false,
+    disabled: !!user.disabled,
+    passwordLastUpdated: '2024-01-01T00:00:00.000',
+  };
+  if (user.accountExpiry != null) account.accountExpiry = user.accountExpiry;
+  const credentials = { id: user.id, ...account, twoFA: twoFa,
+    userRoles: roles };
+  if (v >= vnum('2.42')) {
+    Object.assign(doc, account, { userRoles: roles });
+  } else if (v >= vnum('2.38')) {
+    Object.assign(doc, account, { userRoles: roles });
+    if (v >= vnum('2.40')) doc.twoFactorEnabled = twoFa;
+    else doc.twoFA = twoFa;
+    doc.userCredentials = credentials;
+  } else {
+    doc.userCredentials = credentials;
+  }
+  return doc;
+}
+
 module.exports = {
   loadFixture,
+  userDocument,
+  orgUnitDocument,
   authorities,
   isAuthorized,
   mustEnrol,
