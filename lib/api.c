@@ -1,4 +1,5 @@
-/* Requests to DHIS2's authentication API: /api/me, login and logout. */
+/* Requests to DHIS2's API: /api/me, login, logout, lookups, org units. */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -95,32 +96,51 @@ enum dhis2_err dhis2_client_request(struct dhis2_client *c,
   return rc;
 }
 
+/* Appends s to buf at *n, percent-encoding every byte but the unreserved
+   ones (RFC 3986) and those in keep; buf has room for 3 * strlen(s). */
+static void pct_put(char *buf, size_t *n, const char *s, const char *keep)
+{
+  static const char hex[] = "0123456789ABCDEF";
+
+  for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+    if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+        (*p >= '0' && *p <= '9') || *p == '-' || *p == '.' || *p == '_' ||
+        *p == '~' || (*p != '\0' && strchr(keep, *p) != NULL)) {
+      buf[(*n)++] = (char)*p;
+    } else {
+      buf[(*n)++] = '%';
+      buf[(*n)++] = hex[*p >> 4];
+      buf[(*n)++] = hex[*p & 15];
+    }
+  }
+  buf[*n] = '\0';
+}
+
+/* A malloc'd copy of s with pct_put()'s encoding. */
+static char *pct_dup(const char *s, const char *keep)
+{
+  size_t len = strlen(s);
+  size_t n = 0;
+  char *buf;
+
+  if (len > (SIZE_MAX - 1) / 3)
+    return NULL;
+  buf = malloc(3 * len + 1);
+  if (buf != NULL)
+    pct_put(buf, &n, s, keep);
+  return buf;
+}
+
 /* The /api/me path, with the brackets of DHIS2_ME_FIELDS percent-encoded:
    Tomcat refuses raw '[' and ']' in a request target by default. */
 static char *me_path(void)
 {
-  static const char prefix[] = "/api/me?fields=";
-  const char *f = DHIS2_ME_FIELDS;
-  size_t n = sizeof(prefix);
-  char *path;
-  char *p;
+  char *fields = pct_dup(DHIS2_ME_FIELDS, ",");
+  char *path = NULL;
 
-  for (const char *q = f; *q; q++)
-    n += (*q == '[' || *q == ']') ? 3 : 1;
-  path = malloc(n);
-  if (path == NULL)
-    return NULL;
-  memcpy(path, prefix, sizeof(prefix) - 1);
-  p = path + sizeof(prefix) - 1;
-  for (const char *q = f; *q; q++) {
-    if (*q == '[' || *q == ']') {
-      memcpy(p, *q == '[' ? "%5B" : "%5D", 3);
-      p += 3;
-    } else {
-      *p++ = *q;
-    }
-  }
-  *p = '\0';
+  if (fields != NULL && asprintf(&path, "/api/me?fields=%s", fields) < 0)
+    path = NULL;
+  free(fields);
   return path;
 }
 
@@ -191,25 +211,27 @@ static bool header_safe(const char *s)
   return true;
 }
 
-enum dhis2_err dhis2_api_me(struct dhis2_client *c, enum dhis2_auth auth,
-                            const char *user, const char *secret,
-                            struct dhis2_identity **out)
+/*
+ * GET path with the credential, as dhis2_api_me() sends it; *resp is the
+ * reply whatever its status (the caller clears it). Transport errors, and
+ * DHIS2_ERR_INVAL for a credential that cannot be sent.
+ */
+static enum dhis2_err auth_get(struct dhis2_client *c, enum dhis2_auth auth,
+                               const char *user, const char *secret,
+                               const char *path, struct dhis2_http_resp *resp)
 {
   enum dhis2_err rc = DHIS2_ERR_INVAL;
-  struct dhis2_http_resp resp = {0};
-  char *path = NULL;
   char *url = NULL;
   char *hdr = NULL;
 
-  *out = NULL;
+  memset(resp, 0, sizeof(*resp));
   if (secret == NULL || !header_safe(secret))
     goto out;
   if (auth == DHIS2_AUTH_BASIC &&
       (user == NULL || !dhis2_username_valid(user)))
     goto out;
   rc = DHIS2_ERR_NOMEM;
-  path = me_path();
-  url = path ? dhis2_url_join(c->url, path) : NULL;
+  url = dhis2_url_join(c->url, path);
   hdr = auth_header(auth, user, secret);
   if (url == NULL || hdr == NULL)
     goto out;
@@ -218,8 +240,27 @@ enum dhis2_err dhis2_api_me(struct dhis2_client *c, enum dhis2_auth auth,
     struct dhis2_http_req req = {
         .method = "GET", .url = url, .headers = headers};
 
-    rc = dhis2_client_request(c, &req, &resp);
+    rc = dhis2_client_request(c, &req, resp);
   }
+out:
+  dhis2_secret_free(hdr);
+  free(url);
+  return rc;
+}
+
+enum dhis2_err dhis2_api_me(struct dhis2_client *c, enum dhis2_auth auth,
+                            const char *user, const char *secret,
+                            struct dhis2_identity **out)
+{
+  enum dhis2_err rc = DHIS2_ERR_NOMEM;
+  struct dhis2_http_resp resp = {0};
+  char *path = NULL;
+
+  *out = NULL;
+  path = me_path();
+  if (path == NULL)
+    goto out;
+  rc = auth_get(c, auth, user, secret, path, &resp);
   if (rc != DHIS2_OK)
     goto out;
   rc = dhis2_reply_to_err(resp.status, resp.body, resp.body_len);
@@ -228,8 +269,6 @@ enum dhis2_err dhis2_api_me(struct dhis2_client *c, enum dhis2_auth auth,
   rc = dhis2_identity_parse(resp.body, resp.body_len, out);
 out:
   dhis2_http_resp_clear(&resp);
-  dhis2_secret_free(hdr);
-  free(url);
   free(path);
   return rc;
 }
@@ -540,5 +579,374 @@ out:
   dhis2_secret_free(hdr);
   dhis2_secret_free(token_hdr);
   free(url);
+  return rc;
+}
+
+/* --- account lookups (/api/users) -------------------------------------- */
+
+void dhis2_account_clear(struct dhis2_account *a)
+{
+  if (a == NULL)
+    return;
+  dhis2_identity_free(a->id);
+  memset(a, 0, sizeof(*a));
+}
+
+/* Reads n decimal digits at *p into *v and advances *p. */
+static bool digits(const char **p, int n, int *v)
+{
+  *v = 0;
+  for (int i = 0; i < n; i++) {
+    if ((*p)[i] < '0' || (*p)[i] > '9')
+      return false;
+    *v = *v * 10 + ((*p)[i] - '0');
+  }
+  *p += n;
+  return true;
+}
+
+bool dhis2_iso8601_parse(const char *s, time_t *t)
+{
+  struct tm tm = {0};
+  const char *p = s;
+  int y, mo, d, h = 0, mi = 0, sec = 0;
+  long off = 0;
+  time_t r;
+
+  if (!digits(&p, 4, &y) || *p++ != '-' || !digits(&p, 2, &mo) ||
+      *p++ != '-' || !digits(&p, 2, &d))
+    return false;
+  if (*p == 'T') {
+    p++;
+    if (!digits(&p, 2, &h) || *p++ != ':' || !digits(&p, 2, &mi))
+      return false;
+    if (*p == ':') {
+      p++;
+      if (!digits(&p, 2, &sec))
+        return false;
+      if (*p == '.') {
+        int dummy;
+
+        p++;
+        if (!digits(&p, 1, &dummy))
+          return false;
+        while (*p >= '0' && *p <= '9')
+          p++; /* fractions of a second do not matter to an expiry */
+      }
+    }
+    if (*p == 'Z') {
+      p++;
+    } else if (*p == '+' || *p == '-') {
+      int sign = *p++ == '-' ? -1 : 1;
+      int oh, om;
+
+      if (!digits(&p, 2, &oh))
+        return false;
+      if (*p == ':')
+        p++;
+      if (!digits(&p, 2, &om) || oh > 23 || om > 59)
+        return false;
+      off = sign * (oh * 3600L + om * 60L);
+    }
+  }
+  if (*p != '\0' || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 ||
+      mi > 59 || sec > 60)
+    return false;
+  tm.tm_year = y - 1900;
+  tm.tm_mon = mo - 1;
+  tm.tm_mday = d;
+  tm.tm_hour = h;
+  tm.tm_min = mi;
+  tm.tm_sec = sec;
+  r = timegm(&tm);
+  if (r == (time_t)-1 && !(y == 1969 && mo == 12 && d == 31))
+    return false;
+  *t = r - off;
+  return true;
+}
+
+/* True when obj's string member key is exactly name (no NUL inside). */
+static bool member_is(struct json_object *obj, const char *key,
+                      const char *name)
+{
+  struct json_object *v;
+
+  return obj != NULL && json_object_is_type(obj, json_type_object) &&
+         json_object_object_get_ex(obj, key, &v) &&
+         json_object_is_type(v, json_type_string) &&
+         (size_t)json_object_get_string_len(v) == strlen(name) &&
+         strcmp(json_object_get_string(v), name) == 0;
+}
+
+/* True when the user object e has name as its top-level or
+   userCredentials username: the entries the lookup is about. */
+static bool user_named(struct json_object *e, const char *name)
+{
+  struct json_object *creds = NULL;
+
+  if (member_is(e, "username", name))
+    return true;
+  return json_object_object_get_ex(e, "userCredentials", &creds) &&
+         member_is(creds, "username", name);
+}
+
+/* ORs obj's boolean "disabled" (absent or null: false) into *disabled.
+   false for any other type. */
+static bool disabled_in(struct json_object *obj, bool *disabled)
+{
+  struct json_object *v = NULL;
+
+  if (obj == NULL || !json_object_object_get_ex(obj, "disabled", &v) ||
+      v == NULL)
+    return true;
+  if (!json_object_is_type(v, json_type_boolean))
+    return false;
+  *disabled = *disabled || json_object_get_boolean(v);
+  return true;
+}
+
+/* Folds obj's "accountExpiry" (absent or null: none; a date string as
+   dhis2_iso8601_parse() reads it; epoch milliseconds, as Jackson writes a
+   Date when told to) into *expiry, keeping the earlier. false when it is
+   neither. */
+static bool expiry_in(struct json_object *obj, time_t *expiry)
+{
+  struct json_object *v = NULL;
+  time_t t;
+
+  if (obj == NULL || !json_object_object_get_ex(obj, "accountExpiry", &v) ||
+      v == NULL)
+    return true;
+  if (json_object_is_type(v, json_type_string)) {
+    if (!dhis2_iso8601_parse(json_object_get_string(v), &t))
+      return false;
+  } else if (json_object_is_type(v, json_type_int)) {
+    t = (time_t)(json_object_get_int64(v) / 1000);
+  } else {
+    return false;
+  }
+  if (t == 0)
+    t = 1; /* 0 says "none": an expiry at the epoch is long past anyway */
+  if (*expiry == 0 || t < *expiry)
+    *expiry = t;
+  return true;
+}
+
+/* Fills a from the user object e of any release's shape. */
+static enum dhis2_err account_of(struct json_object *e, const char *name,
+                                 struct dhis2_account *a)
+{
+  struct json_object *creds;
+  enum dhis2_err rc;
+
+  rc = dhis2_identity_from_object(e, true, &a->id);
+  if (rc != DHIS2_OK)
+    return rc;
+  if (strcmp(a->id->username, name) != 0)
+    return DHIS2_ERR_MALFORMED; /* its two usernames disagree */
+  if (!json_object_object_get_ex(e, "userCredentials", &creds) ||
+      !json_object_is_type(creds, json_type_object))
+    creds = NULL;
+  /* 2.37 keeps these under userCredentials, 2.38-2.41 in both places:
+     either saying disabled, or the earlier expiry, wins. */
+  if (!disabled_in(e, &a->disabled) || !disabled_in(creds, &a->disabled) ||
+      !expiry_in(e, &a->account_expiry) ||
+      !expiry_in(creds, &a->account_expiry))
+    return DHIS2_ERR_MALFORMED;
+  return DHIS2_OK;
+}
+
+enum dhis2_err dhis2_users_reply_parse(const char *json, size_t len,
+                                       const char *name,
+                                       struct dhis2_account *out)
+{
+  enum dhis2_err rc = DHIS2_ERR_INVAL;
+  struct json_object *root = NULL;
+  struct json_object *users;
+  struct dhis2_account found = {0};
+  size_t n;
+  bool seen = false;
+
+  memset(out, 0, sizeof(*out));
+  if (name == NULL)
+    goto out;
+  rc = dhis2_json_parse_object(json, len, &root);
+  if (rc != DHIS2_OK)
+    goto out;
+  rc = DHIS2_ERR_MALFORMED;
+  if (!json_object_object_get_ex(root, "users", &users) ||
+      !json_object_is_type(users, json_type_array))
+    goto out;
+  n = json_object_array_length(users);
+  for (size_t i = 0; i < n; i++) {
+    struct json_object *e = json_object_array_get_idx(users, i);
+
+    /* The filter may match other spellings (and a proxy other things):
+       only exactly this name is the user asked about. */
+    if (e == NULL || !json_object_is_type(e, json_type_object) ||
+        !user_named(e, name))
+      continue;
+    if (seen) {
+      rc = DHIS2_ERR_MALFORMED; /* two users of one name: whose account? */
+      goto out;
+    }
+    seen = true;
+    rc = account_of(e, name, &found);
+    if (rc != DHIS2_OK)
+      goto out;
+  }
+  if (!seen) {
+    rc = DHIS2_ERR_NO_USER;
+    goto out;
+  }
+  *out = found;
+  memset(&found, 0, sizeof(found)); /* transferred */
+  rc = DHIS2_OK;
+out:
+  dhis2_account_clear(&found);
+  json_object_put(root);
+  return rc;
+}
+
+/* The lookup's path: the name percent-encoded in the filter, the fields'
+   brackets too (Tomcat refuses raw ones). */
+static char *users_path(const char *name)
+{
+  char *enc = pct_dup(name, "");
+  char *fields = pct_dup(DHIS2_USERS_FIELDS, ",");
+  char *path = NULL;
+
+  if (enc != NULL && fields != NULL &&
+      asprintf(&path,
+               "/api/users?filter=username:eq:%s&fields=%s&paging=false", enc,
+               fields) < 0)
+    path = NULL;
+  free(enc);
+  free(fields);
+  return path;
+}
+
+enum dhis2_err dhis2_api_user_lookup(struct dhis2_client *c, const char *pat,
+                                     const char *name,
+                                     struct dhis2_account *out)
+{
+  enum dhis2_err rc = DHIS2_ERR_INVAL;
+  struct dhis2_http_resp resp = {0};
+  char *path = NULL;
+
+  memset(out, 0, sizeof(*out));
+  if (name == NULL || !dhis2_username_valid(name))
+    goto out;
+  rc = DHIS2_ERR_NOMEM;
+  path = users_path(name);
+  if (path == NULL)
+    goto out;
+  rc = auth_get(c, DHIS2_AUTH_APITOKEN, NULL, pat, path, &resp);
+  if (rc != DHIS2_OK)
+    goto out;
+  rc = dhis2_reply_to_err(resp.status, resp.body, resp.body_len);
+  /* Whatever DHIS2 says about our own token (refused, expired, not from
+     here, its owner locked: 401; no F_USER_VIEW: 403; a token it cannot
+     read: 400) is the service token's setup, never the user's account. */
+  if (resp.status == 401 || resp.status == 403 ||
+      rc == DHIS2_ERR_TOKEN_MALFORMED || rc == DHIS2_ERR_TOKEN_CHECKSUM) {
+    dhis2_log(c->log, LOG_ERR,
+              "DHIS2 refused the account lookup (HTTP %ld): check the "
+              "service token in lookup_pat_file and that its user has "
+              "F_USER_VIEW",
+              resp.status);
+    rc = DHIS2_ERR_LOOKUP_DENIED;
+  }
+  if (rc != DHIS2_OK)
+    goto out;
+  rc = dhis2_users_reply_parse(resp.body, resp.body_len, name, out);
+out:
+  dhis2_http_resp_clear(&resp);
+  free(path);
+  return rc;
+}
+
+/* --- organisation units ------------------------------------------------- */
+
+/* True when path is "/UID/UID/.../uid": UIDs joined by "/", ending in
+   uid. */
+static bool orgunit_path_valid(const char *path, const char *uid)
+{
+  const char *last = NULL;
+
+  if (path[0] != '/')
+    return false;
+  for (const char *p = path; *p == '/';) {
+    char seg[12];
+    size_t n = strcspn(p + 1, "/");
+
+    if (n != 11)
+      return false;
+    memcpy(seg, p + 1, n);
+    seg[n] = '\0';
+    if (!dhis2_uid_shaped(seg))
+      return false;
+    last = p + 1;
+    p += 1 + n;
+    if (*p == '\0')
+      return strcmp(last, uid) == 0;
+  }
+  return false;
+}
+
+enum dhis2_err dhis2_orgunit_path_parse(const char *body, size_t len,
+                                        const char *uid, char **path)
+{
+  enum dhis2_err rc;
+  struct json_object *root = NULL;
+  struct json_object *v;
+
+  *path = NULL;
+  rc = dhis2_json_parse_object(body, len, &root);
+  if (rc != DHIS2_OK)
+    goto out;
+  rc = DHIS2_ERR_MALFORMED;
+  if (uid == NULL || !json_object_object_get_ex(root, "path", &v) ||
+      !json_object_is_type(v, json_type_string) ||
+      strlen(json_object_get_string(v)) !=
+          (size_t)json_object_get_string_len(v) ||
+      !orgunit_path_valid(json_object_get_string(v), uid))
+    goto out;
+  rc = DHIS2_ERR_NOMEM;
+  *path = strdup(json_object_get_string(v));
+  if (*path != NULL)
+    rc = DHIS2_OK;
+out:
+  json_object_put(root);
+  return rc;
+}
+
+enum dhis2_err dhis2_api_orgunit_path(struct dhis2_client *c,
+                                      enum dhis2_auth auth, const char *user,
+                                      const char *secret, const char *uid,
+                                      char **path)
+{
+  enum dhis2_err rc = DHIS2_ERR_INVAL;
+  struct dhis2_http_resp resp = {0};
+  char *p = NULL;
+
+  *path = NULL;
+  if (!dhis2_uid_shaped(uid))
+    goto out; /* also what keeps the path free of anything to encode */
+  rc = DHIS2_ERR_NOMEM;
+  if (asprintf(&p, "/api/organisationUnits/%s?fields=path", uid) < 0) {
+    p = NULL;
+    goto out;
+  }
+  rc = auth_get(c, auth, user, secret, p, &resp);
+  if (rc != DHIS2_OK)
+    goto out;
+  rc = dhis2_reply_to_err(resp.status, resp.body, resp.body_len);
+  if (rc != DHIS2_OK)
+    goto out;
+  rc = dhis2_orgunit_path_parse(resp.body, resp.body_len, uid, path);
+out:
+  dhis2_http_resp_clear(&resp);
+  free(p);
   return rc;
 }

@@ -257,18 +257,40 @@ static struct json_object *named_json(const struct dhis2_named *v, size_t n)
   return arr;
 }
 
-/* id as /api/me (2.38+) shows it, for dhis2_identity_parse() to read. */
+static struct json_object *orgunits_json(const struct dhis2_orgunit *v,
+                                         size_t n)
+{
+  struct json_object *arr = json_object_new_array();
+
+  for (size_t i = 0; arr != NULL && i < n; i++) {
+    struct json_object *e = json_object_new_object();
+
+    if (e == NULL || !put_string(e, "id", v[i].id, false) ||
+        !put_string(e, "path", v[i].path, false) ||
+        json_object_array_add(arr, e) != 0) {
+      json_object_put(e);
+      json_object_put(arr);
+      return NULL;
+    }
+  }
+  return arr;
+}
+
+/* id as /api/me (2.38+) shows it, for dhis2_identity_parse() to read
+   (records written before org units were kept have none: no unit). */
 static struct json_object *identity_json(const struct dhis2_identity *id)
 {
   struct json_object *o = json_object_new_object();
   struct json_object *auth = NULL;
   bool ok = o != NULL;
 
-  ok = ok && put_string(o, "id", id->id, false) &&
-       put_string(o, "username", id->username, false) &&
-       put_string(o, "displayName", id->display_name, false) &&
-       put(o, "userGroups", named_json(id->groups, id->n_groups)) &&
-       put(o, "userRoles", named_json(id->roles, id->n_roles));
+  ok =
+      ok && put_string(o, "id", id->id, false) &&
+      put_string(o, "username", id->username, false) &&
+      put_string(o, "displayName", id->display_name, false) &&
+      put(o, "userGroups", named_json(id->groups, id->n_groups)) &&
+      put(o, "userRoles", named_json(id->roles, id->n_roles)) &&
+      put(o, "organisationUnits", orgunits_json(id->orgunits, id->n_orgunits));
   if (ok) {
     auth = json_object_new_array();
     for (size_t i = 0; auth != NULL && i < id->n_authorities; i++) {
@@ -839,4 +861,109 @@ bool dhis2_cache_delayed(const struct dhis2_cache *c, const char *name,
     *until = end;
   dhis2_cache_record_free(rec);
   return delayed;
+}
+
+enum dhis2_err dhis2_cache_store_snapshot(const struct dhis2_cache *c,
+                                          const char *name,
+                                          const struct dhis2_identity *id,
+                                          time_t now, time_t server_date)
+{
+  enum dhis2_err rc;
+  struct dhis2_cache_record *old = NULL;
+  struct dhis2_cache_record rec;
+  struct where w;
+  int fd = -1;
+
+  if (name == NULL || !dhis2_username_valid(name) || id == NULL ||
+      id->username == NULL || strcmp(id->username, name) != 0 ||
+      !in_range(now))
+    return DHIS2_ERR_INVAL;
+  if (!in_range(server_date))
+    server_date = 0;
+  rc = where_of(c, name, &w);
+  if (rc != DHIS2_OK)
+    goto out;
+  rc = DHIS2_ERR_IO;
+  fd = lock_user(c, &w);
+  if (fd < 0 || record_load(c, &w, name, &old) == LOAD_ERROR)
+    goto out;
+  /* Borrowed strings: rec is only read. */
+  memset(&rec, 0, sizeof(rec));
+  rec.url = (char *)c->url;
+  rec.username = (char *)name;
+  rec.id = (struct dhis2_identity *)id;
+  rec.checked_local = now;
+  rec.checked_server = server_date;
+  rec.mark = later(now, server_date); /* as dhis2_cache_store() */
+  if (old != NULL) {
+    rec.password_hash = old->password_hash;
+    rec.pat_hash = old->pat_hash;
+    if (server_date == 0)
+      rec.mark = later(rec.mark, old->mark);
+    /* A lookup checks no secret and asks no code: the failures of wrong
+       offline secrets and what DHIS2 last said of 2FA stand. */
+    rec.twofactor = old->twofactor;
+    rec.failures = old->failures;
+    rec.failed_at = old->failed_at;
+  }
+  rc = record_write(c, &w, &rec);
+out:
+  if (fd >= 0)
+    close(fd); /* unlocks */
+  dhis2_cache_record_free(old);
+  return rc;
+}
+
+enum dhis2_cache_verdict dhis2_cache_snapshot(const struct dhis2_cache *c,
+                                              const char *name, time_t now,
+                                              struct dhis2_cache_result *r)
+{
+  enum dhis2_cache_verdict v = DHIS2_CACHE_ERROR;
+  struct dhis2_cache_record *rec = NULL;
+  enum load got;
+  struct where w;
+  int fd = -1;
+
+  memset(r, 0, sizeof(*r));
+  if (name == NULL || !dhis2_username_valid(name))
+    return DHIS2_CACHE_NONE;
+  if (where_of(c, name, &w) != DHIS2_OK)
+    goto out;
+  fd = lock_user(c, &w);
+  if (fd < 0)
+    goto out;
+  got = record_load(c, &w, name, &rec);
+  if (got == LOAD_ERROR)
+    goto out;
+  v = DHIS2_CACHE_NONE;
+  if (got == LOAD_NONE)
+    goto out;
+  r->failures = rec->failures;
+  r->checked = dhis2_cache_record_end(rec, 0);
+  if (now < rec->mark - DHIS2_CACHE_SKEW) {
+    r->mark = rec->mark;
+    v = DHIS2_CACHE_CLOCK_BACK;
+    goto out;
+  }
+  if (now > dhis2_cache_record_end(rec, c->ttl)) {
+    r->until = dhis2_cache_record_end(rec, c->ttl);
+    v = DHIS2_CACHE_TOO_OLD;
+    goto out;
+  }
+  /* Used is seen: the mark rises as with an offline sign-in, so a clock
+     rolled back afterwards cannot reuse the window. */
+  v = DHIS2_CACHE_ERROR;
+  if (now > rec->mark) {
+    rec->mark = now;
+    if (record_write(c, &w, rec) != DHIS2_OK)
+      goto out;
+  }
+  r->id = rec->id;
+  rec->id = NULL; /* transferred */
+  v = DHIS2_CACHE_OK;
+out:
+  if (fd >= 0)
+    close(fd);
+  dhis2_cache_record_free(rec);
+  return v;
 }

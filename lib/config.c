@@ -43,6 +43,11 @@ enum key_id {
   KEY_REQUIRE_GROUP,
   KEY_REQUIRE_ROLE,
   KEY_REQUIRE_AUTHORITY,
+  KEY_REQUIRE_ORGUNIT,
+  KEY_HOST_ORGUNIT,
+  KEY_ACCOUNT_CHECK,
+  KEY_LOOKUP_PAT_FILE,
+  KEY_ACCOUNT_UNAVAILABLE,
   KEY_FAILURE_LIMIT,
   KEY_FAILURE_WINDOW,
   KEY_STATE_DIR,
@@ -80,6 +85,11 @@ static const struct key_name {
     {"require_group", KEY_REQUIRE_GROUP},
     {"require_role", KEY_REQUIRE_ROLE},
     {"require_authority", KEY_REQUIRE_AUTHORITY},
+    {"require_orgunit", KEY_REQUIRE_ORGUNIT},
+    {"host_orgunit", KEY_HOST_ORGUNIT},
+    {"account_check", KEY_ACCOUNT_CHECK},
+    {"lookup_pat_file", KEY_LOOKUP_PAT_FILE},
+    {"account_unavailable", KEY_ACCOUNT_UNAVAILABLE},
     {"failure_limit", KEY_FAILURE_LIMIT},
     {"failure_window", KEY_FAILURE_WINDOW},
     {"state_dir", KEY_STATE_DIR},
@@ -109,11 +119,13 @@ struct where {
   unsigned line;
 };
 
-/* A configuration being built, and where url and issuer were last set. */
+/* A configuration being built, and where url, issuer and account_check
+   were last set. */
 struct target {
   struct dhis2_config *cfg;
   struct where url_at;
   struct where issuer_at;
+  struct where account_check_at;
 };
 
 /*
@@ -586,6 +598,22 @@ static enum dhis2_err set_named_list(struct dhis2_strlist *dst, const char *v,
   return rc;
 }
 
+/* A list of org unit UIDs: anything else could never be on a path. */
+static enum dhis2_err set_uid_list(struct dhis2_strlist *dst, const char *v,
+                                   const char **why)
+{
+  enum dhis2_err rc = set_list(dst, v, why);
+
+  for (size_t i = 0; rc == DHIS2_OK && i < dst->n; i++) {
+    if (!dhis2_uid_shaped(dst->v[i])) {
+      *why = "not a list of DHIS2 UIDs (11 letters and digits, a letter "
+             "first)";
+      rc = DHIS2_ERR_CONFIG;
+    }
+  }
+  return rc;
+}
+
 static enum dhis2_err set_methods(unsigned *dst, const char *v,
                                   const char **why)
 {
@@ -660,6 +688,8 @@ static enum dhis2_err set_value(struct target *t, const struct where *w,
   static const char *const oauth2[] = {"dhis2", "uaa", "oidc", NULL};
   static const char *const store[] = {"auto", "keyring", "file", NULL};
   static const char *const validation[] = {"auto", "api", "jwks", NULL};
+  static const char *const account_check[] = {"none", "lookup", NULL};
+  static const char *const unavailable[] = {"deny", "allow", NULL};
   struct dhis2_config *cfg = t->cfg;
   enum dhis2_err rc = DHIS2_ERR_CONFIG;
   unsigned long u = 0;
@@ -740,6 +770,35 @@ static enum dhis2_err set_value(struct target *t, const struct where *w,
     break;
   case KEY_REQUIRE_AUTHORITY:
     rc = set_list(&cfg->require_authority, v, why);
+    break;
+  case KEY_REQUIRE_ORGUNIT:
+    rc = set_uid_list(&cfg->require_orgunit, v, why);
+    break;
+  case KEY_HOST_ORGUNIT:
+    if (dhis2_uid_shaped(v))
+      rc = set_string(&cfg->host_orgunit, v);
+    else
+      *why = "not a DHIS2 UID (11 letters and digits, a letter first)";
+    break;
+  case KEY_ACCOUNT_CHECK:
+    c = choice(v, account_check);
+    if (c >= 0) {
+      cfg->account_check_lookup = c == 1;
+      t->account_check_at = *w;
+      rc = DHIS2_OK;
+    } else
+      *why = "not none or lookup";
+    break;
+  case KEY_LOOKUP_PAT_FILE:
+    rc = set_path(&cfg->lookup_pat_file, v, why);
+    break;
+  case KEY_ACCOUNT_UNAVAILABLE:
+    c = choice(v, unavailable);
+    if (c >= 0) {
+      cfg->account_unavailable_allow = c == 1;
+      rc = DHIS2_OK;
+    } else
+      *why = "not deny or allow";
     break;
   case KEY_FAILURE_LIMIT:
     if (parse_unsigned(v, CONF_FAILURE_LIMIT_MAX, &u)) {
@@ -1253,6 +1312,15 @@ static enum dhis2_err finish(struct loader *ld, const char *sys)
     if (rc != DHIS2_OK)
       goto out;
   }
+  /* A lookup without its token could only ever fail, at every sign-in. */
+  if (cfg->account_check_lookup && cfg->lookup_pat_file == NULL) {
+    say(ld->err, ld->errlen, &ld->real.account_check_at,
+        "account_check = lookup: lookup_pat_file is not set for profile "
+        "'%s'",
+        ld->profile);
+    rc = DHIS2_ERR_CONFIG;
+    goto out;
+  }
   rc = DHIS2_ERR_NOMEM;
   /* DHIS2's own server: no default here, the helper picks one by the
      server's release (dhis2_oauth2_dhis2_scope_for()). */
@@ -1380,6 +1448,9 @@ void dhis2_config_free(struct dhis2_config *cfg)
   strlist_free(&cfg->require_group);
   strlist_free(&cfg->require_role);
   strlist_free(&cfg->require_authority);
+  strlist_free(&cfg->require_orgunit);
+  free(cfg->host_orgunit);
+  free(cfg->lookup_pat_file);
   free(cfg->state_dir);
   free(cfg->issuer);
   free(cfg->client_id);

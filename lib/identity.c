@@ -6,6 +6,7 @@
 
 #include <json-c/json.h>
 
+#include "api_internal.h"
 #include "dhis2/api.h"
 #include "dhis2/json.h"
 
@@ -310,20 +311,81 @@ static enum dhis2_err username_of(struct json_object *root,
   return DHIS2_OK;
 }
 
-enum dhis2_err dhis2_identity_parse(const char *json, size_t len,
-                                    struct dhis2_identity **out)
+/*
+ * Appends the authorities of the role objects in arr (may be NULL) to vec
+ * as nameless entries, so named_dedup() can drop the repeats: a user's
+ * authorities are the union of its roles'.
+ */
+static enum dhis2_err role_authorities_append(struct named_vec *vec,
+                                              struct json_object *arr)
+{
+  size_t len = arr != NULL ? json_object_array_length(arr) : 0;
+
+  for (size_t i = 0; i < len; i++) {
+    struct json_object *auths =
+        member_array(json_object_array_get_idx(arr, i), "authorities");
+    size_t n = auths != NULL ? json_object_array_length(auths) : 0;
+
+    for (size_t j = 0; j < n; j++) {
+      const char *s = string_of(json_object_array_get_idx(auths, j));
+      struct dhis2_named *v;
+
+      if (s == NULL)
+        continue;
+      if (vec->n == vec->cap) {
+        size_t cap = vec->cap ? vec->cap * 2 : 8;
+
+        if (cap > SIZE_MAX / sizeof(*v))
+          return DHIS2_ERR_NOMEM;
+        v = realloc(vec->v, cap * sizeof(*v));
+        if (v == NULL)
+          return DHIS2_ERR_NOMEM;
+        vec->v = v;
+        vec->cap = cap;
+      }
+      v = &vec->v[vec->n];
+      v->id = NULL;
+      v->name = strdup(s);
+      if (v->name == NULL)
+        return DHIS2_ERR_NOMEM;
+      vec->n++;
+    }
+  }
+  return DHIS2_OK;
+}
+
+/* Moves the names of vec (nameless entries from
+   role_authorities_append()) into id's authorities. */
+static enum dhis2_err authorities_take(struct named_vec *vec,
+                                       struct dhis2_identity *id)
+{
+  if (vec->n == 0)
+    return DHIS2_OK;
+  id->authorities = calloc(vec->n, sizeof(*id->authorities));
+  if (id->authorities == NULL)
+    return DHIS2_ERR_NOMEM;
+  for (size_t i = 0; i < vec->n; i++) {
+    id->authorities[i] = vec->v[i].name;
+    vec->v[i].name = NULL; /* transferred */
+  }
+  id->n_authorities = vec->n;
+  return DHIS2_OK;
+}
+
+enum dhis2_err dhis2_identity_from_object(struct json_object *root,
+                                          bool role_authorities,
+                                          struct dhis2_identity **out)
 {
   enum dhis2_err rc = DHIS2_ERR_MALFORMED;
-  struct json_object *root = NULL;
   struct json_object *creds = NULL;
   struct dhis2_identity *id = NULL;
   struct named_vec groups = {NULL, 0, 0};
   struct named_vec roles = {NULL, 0, 0};
+  struct named_vec auths = {NULL, 0, 0};
   const char *name;
 
   *out = NULL;
-  rc = dhis2_json_parse_object(json, len, &root);
-  if (rc != DHIS2_OK)
+  if (root == NULL || !json_object_is_type(root, json_type_object))
     goto out;
   if (!json_object_object_get_ex(root, "userCredentials", &creds) ||
       !json_object_is_type(creds, json_type_object))
@@ -347,9 +409,18 @@ enum dhis2_err dhis2_identity_parse(const char *json, size_t len,
       named_append(&roles, member_array(creds, "userRoles")) != DHIS2_OK ||
       named_dedup(&roles) != DHIS2_OK)
     goto out;
-  if (strings_copy(member_array(root, "authorities"), &id->authorities,
-                   &id->n_authorities) != DHIS2_OK)
+  if (role_authorities) {
+    if (role_authorities_append(&auths, member_array(root, "userRoles")) !=
+            DHIS2_OK ||
+        role_authorities_append(&auths, member_array(creds, "userRoles")) !=
+            DHIS2_OK ||
+        named_dedup(&auths) != DHIS2_OK ||
+        authorities_take(&auths, id) != DHIS2_OK)
+      goto out;
+  } else if (strings_copy(member_array(root, "authorities"), &id->authorities,
+                          &id->n_authorities) != DHIS2_OK) {
     goto out;
+  }
   /* Top level in every release. */
   if (orgunits_copy(member_array(root, "organisationUnits"), &id->orgunits,
                     &id->n_orgunits) != DHIS2_OK)
@@ -368,7 +439,21 @@ enum dhis2_err dhis2_identity_parse(const char *json, size_t len,
 out:
   named_clear(groups.v, groups.n);
   named_clear(roles.v, roles.n);
+  named_clear(auths.v, auths.n);
   dhis2_identity_free(id);
+  return rc;
+}
+
+enum dhis2_err dhis2_identity_parse(const char *json, size_t len,
+                                    struct dhis2_identity **out)
+{
+  enum dhis2_err rc;
+  struct json_object *root = NULL;
+
+  *out = NULL;
+  rc = dhis2_json_parse_object(json, len, &root);
+  if (rc == DHIS2_OK)
+    rc = dhis2_identity_from_object(root, false, out);
   json_object_put(root);
   return rc;
 }

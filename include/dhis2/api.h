@@ -55,7 +55,8 @@ void dhis2_identity_free(struct dhis2_identity *id);
 /*
  * Parses an /api/me body of any version: username at the top level
  * (2.38+) or under userCredentials (<= 2.37); roles at the top level or
- * under userCredentials (merged, no duplicates by id); groups; authorities.
+ * under userCredentials (merged, no duplicates by id); groups; authorities;
+ * organisation units (top level in every release).
  * Sets *out (NULL on entry) to a new identity on DHIS2_OK; returns
  * DHIS2_ERR_MALFORMED for invalid JSON, a non-object, or no username, and
  * DHIS2_ERR_NOMEM.

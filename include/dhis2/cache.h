@@ -17,7 +17,8 @@
  * atomically (temporary file, fsync, rename), mode 0600. It holds:
  * yescrypt hashes (libxcrypt, as /etc/shadow) of the last password and of
  * the last PAT that DHIS2 accepted, each in its own slot; the identity
- * snapshot (/api/me-shaped: id, username, groups, roles, authorities);
+ * snapshot (/api/me-shaped: id, username, groups, roles, authorities, org
+ * units; or only the snapshot, for a user an account lookup checked);
  * when the last online check was, by the local clock and by the server's
  * Date header; the high-water mark of every time seen; whether DHIS2 asked
  * for a verification code; and the offline failure counter. Never a

@@ -15,6 +15,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     return 0;
   (void)dhis2_cache_record_end(r, 7 * 24 * 3600);
   (void)dhis2_identity_has_group(r->id, "Kk12LkEWtXp");
+  (void)dhis2_identity_orgunit_within(r->id, "ImspTQPwCqd");
   dhis2_cache_record_free(r);
   return 0;
 }

@@ -708,3 +708,371 @@ Test(login_config, a_login_page_or_no_api_version_means_basic_only)
     cr_assert_str_eq(release, "", "%s", *b);
   }
 }
+
+/* --- /api/users replies, without a server -------------------------------- */
+
+/* Parses tests/unit/data/name as a lookup of alice. */
+static enum dhis2_err users_fixture(const char *name, struct dhis2_account *a)
+{
+  const char *top = getenv("DHIS2_SRCDIR");
+  char path[4096];
+  char buf[16384];
+  FILE *f;
+  size_t n;
+
+  snprintf(path, sizeof(path), "%s/tests/unit/data/%s", top ? top : ".", name);
+  f = fopen(path, "rb");
+  cr_assert_not_null(f, "cannot open %s", path);
+  n = fread(buf, 1, sizeof(buf), f);
+  fclose(f);
+  cr_assert(n > 0 && n < sizeof(buf));
+  return dhis2_users_reply_parse(buf, n, "alice", a);
+}
+
+static enum dhis2_err users(const char *json, struct dhis2_account *a)
+{
+  return dhis2_users_reply_parse(json, strlen(json), "alice", a);
+}
+
+/* The error of a lookup reply whose account is not wanted. */
+static enum dhis2_err users_rc(const char *json)
+{
+  struct dhis2_account a;
+  enum dhis2_err rc = users(json, &a);
+
+  if (rc != DHIS2_OK)
+    cr_assert_null(a.id, "out filled although the parse failed");
+  dhis2_account_clear(&a);
+  return rc;
+}
+
+Test(users_reply, dhis2_2_37_keeps_the_account_under_user_credentials)
+{
+  struct dhis2_account a;
+
+  cr_assert_eq(users_fixture("users-2.37.json", &a), DHIS2_OK);
+  cr_assert_str_eq(a.id->username, "alice");
+  cr_assert_str_eq(a.id->id, "M5zQapPyTZI");
+  cr_assert_not(a.disabled);
+  cr_assert_eq(a.account_expiry, 1909008000); /* 2030-06-30 UTC */
+  cr_assert(dhis2_identity_has_group(a.id, "Administrators"));
+  cr_assert(dhis2_identity_has_role(a.id, "UYXOT4A7JMI"));
+  cr_assert(dhis2_identity_orgunit_within(a.id, "O6uvpzGd5pu"));
+  dhis2_account_clear(&a);
+  cr_assert_null(a.id);
+}
+
+Test(users_reply, dhis2_2_40_merges_both_copies_of_the_roles)
+{
+  struct dhis2_account a;
+
+  cr_assert_eq(users_fixture("users-2.40.json", &a), DHIS2_OK);
+  cr_assert_eq(a.id->n_roles, 2);
+  cr_assert_eq(a.id->n_authorities, 3);
+  cr_assert(dhis2_identity_has_authority(a.id, "M_dhis-web-dashboard"));
+  cr_assert_eq(a.account_expiry, 0);
+  dhis2_account_clear(&a);
+}
+
+Test(users_reply, dhis2_2_42_reads_the_top_level_and_only_the_exact_name)
+{
+  struct dhis2_account a;
+
+  cr_assert_eq(users_fixture("users-2.42.json", &a), DHIS2_OK);
+  cr_assert_str_eq(a.id->id, "M5zQapPyTZI"); /* not "Alice" */
+  cr_assert(a.disabled);
+  cr_assert_eq(a.account_expiry, 1577836800); /* 2020-01-01 UTC */
+  cr_assert_eq(a.id->n_groups, 2);
+  cr_assert_eq(a.id->n_orgunits, 2);
+  dhis2_account_clear(&a);
+}
+
+Test(users_reply, authorities_are_the_union_of_the_roles_without_repeats)
+{
+  struct dhis2_account a;
+
+  cr_assert_eq(users_fixture("users-2.42.json", &a), DHIS2_OK);
+  cr_assert_eq(a.id->n_authorities, 3);
+  cr_assert_str_eq(a.id->authorities[0], "F_DATAVALUE_ADD");
+  cr_assert_str_eq(a.id->authorities[1], "M_dhis-web-dataentry");
+  cr_assert_str_eq(a.id->authorities[2], "M_dhis-web-dashboard");
+  dhis2_account_clear(&a);
+}
+
+Test(users_reply, a_top_level_authorities_list_is_not_the_users)
+{
+  struct dhis2_account a;
+
+  cr_assert_eq(users("{\"users\":[{\"username\":\"alice\","
+                     "\"authorities\":[\"ALL\"]}]}",
+                     &a),
+               DHIS2_OK);
+  cr_assert_eq(a.id->n_authorities, 0);
+  dhis2_account_clear(&a);
+}
+
+Test(users_reply, disabled_in_either_place_is_disabled)
+{
+  struct dhis2_account a;
+
+  cr_assert_eq(users("{\"users\":[{\"username\":\"alice\",\"disabled\":false,"
+                     "\"userCredentials\":{\"username\":\"alice\","
+                     "\"disabled\":true}}]}",
+                     &a),
+               DHIS2_OK);
+  cr_assert(a.disabled);
+  dhis2_account_clear(&a);
+}
+
+Test(users_reply, the_earlier_of_two_expiries_holds)
+{
+  struct dhis2_account a;
+
+  cr_assert_eq(
+      users(
+          "{\"users\":[{\"username\":\"alice\",\"accountExpiry\":"
+          "\"2030-01-01T00:00:00.000\",\"userCredentials\":{\"accountExpiry\":"
+          "\"2029-01-01T00:00:00.000\"}}]}",
+          &a),
+      DHIS2_OK);
+  cr_assert_eq(a.account_expiry, 1861920000); /* 2029-01-01 UTC */
+  dhis2_account_clear(&a);
+}
+
+Test(users_reply, a_null_expiry_is_none)
+{
+  struct dhis2_account a;
+
+  cr_assert_eq(users("{\"users\":[{\"username\":\"alice\","
+                     "\"accountExpiry\":null,\"disabled\":null}]}",
+                     &a),
+               DHIS2_OK);
+  cr_assert_eq(a.account_expiry, 0);
+  cr_assert_not(a.disabled);
+  dhis2_account_clear(&a);
+}
+
+Test(users_reply, no_user_of_exactly_that_name_is_no_user)
+{
+  cr_assert_eq(users_rc("{\"users\":[]}"), DHIS2_ERR_NO_USER);
+  cr_assert_eq(users_rc("{\"pager\":{\"total\":0},\"users\":[]}"),
+               DHIS2_ERR_NO_USER);
+  cr_assert_eq(users_rc("{\"users\":[{\"username\":\"Alice\"},"
+                        "{\"username\":\"alice \"},{\"username\":\"alic\"},"
+                        "{\"username\":\"alice\\u0000x\"},7,null]}"),
+               DHIS2_ERR_NO_USER);
+}
+
+Test(users_reply, two_users_of_that_name_are_malformed)
+{
+  cr_assert_eq(users_rc("{\"users\":[{\"username\":\"alice\"},"
+                        "{\"userCredentials\":{\"username\":\"alice\"}}]}"),
+               DHIS2_ERR_MALFORMED);
+}
+
+Test(users_reply, a_user_whose_two_usernames_disagree_is_malformed)
+{
+  cr_assert_eq(users_rc("{\"users\":[{\"username\":\"mallory\","
+                        "\"userCredentials\":{\"username\":\"alice\"}}]}"),
+               DHIS2_ERR_MALFORMED);
+  cr_assert_eq(users_rc("{\"users\":[{\"username\":\"alice\","
+                        "\"userCredentials\":{\"username\":\"Alice\"}}]}"),
+               DHIS2_ERR_MALFORMED);
+}
+
+Test(users_reply, account_fields_of_the_wrong_type_are_malformed)
+{
+  cr_assert_eq(
+      users_rc("{\"users\":[{\"username\":\"alice\",\"disabled\":\"no\"}]}"),
+      DHIS2_ERR_MALFORMED);
+  cr_assert_eq(users_rc("{\"users\":[{\"username\":\"alice\","
+                        "\"accountExpiry\":\"next week\"}]}"),
+               DHIS2_ERR_MALFORMED);
+  cr_assert_eq(users_rc("{\"users\":[{\"username\":\"alice\","
+                        "\"accountExpiry\":true}]}"),
+               DHIS2_ERR_MALFORMED);
+}
+
+Test(users_reply, a_reply_without_a_users_list_is_malformed)
+{
+  cr_assert_eq(users_rc("{}"), DHIS2_ERR_MALFORMED);
+  cr_assert_eq(users_rc("{\"users\":{}}"), DHIS2_ERR_MALFORMED);
+  cr_assert_eq(users_rc("[{\"username\":\"alice\"}]"), DHIS2_ERR_MALFORMED);
+  cr_assert_eq(users_rc("{\"users\":[{\"username\":\"alice\"}"),
+               DHIS2_ERR_MALFORMED);
+  cr_assert_eq(users_rc(""), DHIS2_ERR_MALFORMED);
+}
+
+Test(iso8601, account_expiry_reads_as_utc)
+{
+  time_t t = 0;
+
+  cr_assert(dhis2_iso8601_parse("2020-01-01T00:00:00.000", &t));
+  cr_assert_eq(t, 1577836800);
+  cr_assert(dhis2_iso8601_parse("2020-01-01T00:00:00Z", &t));
+  cr_assert_eq(t, 1577836800);
+  cr_assert(dhis2_iso8601_parse("2020-01-01T01:30:00.5+01:30", &t));
+  cr_assert_eq(t, 1577836800);
+  cr_assert(dhis2_iso8601_parse("2020-01-01", &t));
+  cr_assert_eq(t, 1577836800);
+  cr_assert(dhis2_iso8601_parse("2020-01-01T00:00", &t));
+  cr_assert_eq(t, 1577836800);
+}
+
+Test(iso8601, anything_else_is_refused)
+{
+  const char *bad[] = {"",
+                       "2020",
+                       "2020-13-01",
+                       "2020-01-00",
+                       "2020-01-01T24:00:00",
+                       "2020-01-01T00:00:00.",
+                       "2020-01-01T00:00:00.000 ",
+                       "2020-01-01 00:00:00",
+                       "2020-1-1",
+                       "1577836800",
+                       NULL};
+  time_t t;
+
+  for (const char *const *b = bad; *b; b++)
+    cr_assert_not(dhis2_iso8601_parse(*b, &t), "%s", *b);
+}
+
+/* --- /api/organisationUnits/UID replies, without a server -------------- */
+
+static enum dhis2_err orgunit(const char *json, const char *uid, char **path)
+{
+  return dhis2_orgunit_path_parse(json, strlen(json), uid, path);
+}
+
+Test(orgunit_reply, a_path_of_uids_ending_in_the_unit_is_read)
+{
+  char *path = NULL;
+
+  cr_assert_eq(
+      orgunit("{\"path\":\"/ImspTQPwCqd/O6uvpzGd5pu\"}", "O6uvpzGd5pu", &path),
+      DHIS2_OK);
+  cr_assert_str_eq(path, "/ImspTQPwCqd/O6uvpzGd5pu");
+  free(path);
+  path = NULL;
+  cr_assert_eq(orgunit("{\"path\":\"/ImspTQPwCqd\"}", "ImspTQPwCqd", &path),
+               DHIS2_OK);
+  free(path);
+}
+
+Test(orgunit_reply, any_other_path_is_malformed)
+{
+  const char *bad[] = {"{\"path\":\"/ImspTQPwCqd\"}",
+                       "{\"path\":\"/O6uvpzGd5pu/ImspTQPwCqd\"}",
+                       "{\"path\":\"O6uvpzGd5pu\"}",
+                       "{\"path\":\"/ImspTQPwCqd//O6uvpzGd5pu\"}",
+                       "{\"path\":\"/ImspTQPwCqd/O6uvpzGd5pu/\"}",
+                       "{\"path\":\"/ImspTQPwCq/O6uvpzGd5pu\"}",
+                       "{\"path\":\"/../O6uvpzGd5pu\"}",
+                       "{\"path\":\"/O6uvpzGd5pu\\u0000/O6uvpzGd5pu\"}",
+                       "{\"path\":null}",
+                       "{}",
+                       "[]",
+                       NULL};
+
+  for (const char *const *b = bad; *b; b++) {
+    char *path = (char *)"unset";
+
+    cr_assert_eq(orgunit(*b, "O6uvpzGd5pu", &path), DHIS2_ERR_MALFORMED, "%s",
+                 *b);
+    cr_assert_null(path);
+  }
+}
+
+/* --- lookups against the emulator ---------------------------------------- */
+
+static enum dhis2_err lookup(const char *pat, const char *name)
+{
+  struct dhis2_account a;
+  enum dhis2_err rc = dhis2_api_user_lookup(client, pat, name, &a);
+
+  if (rc != DHIS2_OK)
+    cr_assert_null(a.id);
+  dhis2_account_clear(&a);
+  return rc;
+}
+
+Test(api_242, lookup_with_a_refused_token_is_lookup_denied_in_one_request)
+{
+  char *pat = tu_fresh_pat_v2();
+
+  cr_assert_eq(lookup(pat, "alice"), DHIS2_ERR_LOOKUP_DENIED);
+  cr_assert_eq(emu_count(emu, NULL), 1);
+  cr_assert_eq(dhis2_err_class(DHIS2_ERR_LOOKUP_DENIED), DHIS2_CLASS_LOCAL);
+  free(pat);
+}
+
+Test(api_242, lookup_with_an_expired_or_unreadable_token_is_lookup_denied)
+{
+  char *expired = tu_fixture_pat_named("judy", "JudyPatExpd");
+  char *bad = tu_fixture_pat("alice", 1);
+
+  bad[strlen(bad) - 1] = bad[strlen(bad) - 1] == 'A' ? 'B' : 'A';
+  cr_assert_eq(lookup(expired, "alice"), DHIS2_ERR_LOOKUP_DENIED);
+  cr_assert_eq(lookup(bad, "alice"), DHIS2_ERR_LOOKUP_DENIED);
+  free(expired);
+  free(bad);
+}
+
+Test(api_242, lookup_sends_the_name_percent_encoded_and_every_field)
+{
+  char *pat = tu_fresh_pat_v2();
+  char *log = NULL;
+
+  lookup(pat, "jo doe&x=1+/é");
+  emu_ctl(emu, "GET", "/requests", NULL, &log);
+  cr_assert_not_null(
+      strstr(log, "/api/users?filter=username:eq:jo%20doe%26x%3D1%2B%2F%C3%A9"
+                  "&fields=id,username,"),
+      "%s", log);
+  cr_assert_not_null(strstr(log, "userCredentials%5Busername"), "%s", log);
+  cr_assert_not_null(strstr(log, "&paging=false"), "%s", log);
+  free(log);
+  free(pat);
+}
+
+Test(api_242, lookup_of_a_name_dhis2_cannot_have_sends_nothing)
+{
+  char *pat = tu_fresh_pat_v2();
+
+  cr_assert_eq(lookup(pat, "a:b"), DHIS2_ERR_INVAL);
+  cr_assert_eq(lookup(pat, ""), DHIS2_ERR_INVAL);
+  cr_assert_eq(lookup("bad\ntoken", "alice"), DHIS2_ERR_INVAL);
+  cr_assert_eq(emu_count(emu, NULL), 0);
+  free(pat);
+}
+
+Test(api_242, lookup_on_a_failing_server_is_unavailable)
+{
+  char *pat = tu_fresh_pat_v2();
+
+  emu_fault(emu, "{\"mode\":\"status\",\"code\":503}");
+  cr_assert_eq(lookup(pat, "alice"), DHIS2_ERR_SERVER);
+  free(pat);
+}
+
+Test(api_242, orgunit_path_of_an_unknown_unit_is_unsupported)
+{
+  char *path = NULL;
+
+  cr_assert_eq(dhis2_api_orgunit_path(client, DHIS2_AUTH_BASIC, "admin",
+                                      "district", "XXXXXXXXXXX", &path),
+               DHIS2_ERR_UNSUPPORTED);
+  cr_assert_null(path);
+  cr_assert_eq(emu_count(emu, "/api/organisationUnits/XXXXXXXXXXX"), 1);
+}
+
+Test(api_242, orgunit_path_of_a_non_uid_sends_nothing)
+{
+  char *path = NULL;
+
+  cr_assert_eq(dhis2_api_orgunit_path(client, DHIS2_AUTH_BASIC, "admin",
+                                      "district", "../me", &path),
+               DHIS2_ERR_INVAL);
+  cr_assert_eq(emu_count(emu, NULL), 0);
+}

@@ -85,6 +85,7 @@ TestSuite(window, .init = setup, .fini = teardown);
 TestSuite(failures, .init = setup, .fini = teardown);
 TestSuite(invalidation, .init = setup, .fini = teardown);
 TestSuite(unsafe, .init = setup, .fini = teardown);
+TestSuite(snapshot, .init = setup, .fini = teardown);
 TestSuite(record);
 
 static struct dhis2_identity *alice(void)
@@ -93,7 +94,9 @@ static struct dhis2_identity *alice(void)
       "{\"id\":\"xE7jOejl9FI\",\"username\":\"alice\",\"displayName\":"
       "\"Alice A\",\"userGroups\":[{\"id\":\"Kk12LkEWtXp\",\"name\":"
       "\"Nurses\"}],\"userRoles\":[{\"id\":\"yrB6vc5Ip3r\",\"name\":"
-      "\"Superuser\"}],\"authorities\":[\"ALL\"]}";
+      "\"Superuser\"}],\"authorities\":[\"ALL\"],\"organisationUnits\":"
+      "[{\"id\":\"DiszpKrYNg8\",\"path\":\"/ImspTQPwCqd/O6uvpzGd5pu/"
+      "DiszpKrYNg8\"},{\"id\":\"fdc6uOvgoji\"}]}";
   struct dhis2_identity *id = NULL;
 
   cr_assert_eq(dhis2_identity_parse(me, strlen(me), &id), DHIS2_OK);
@@ -189,6 +192,10 @@ Test(cache, the_right_password_signs_in_with_the_snapshot)
   cr_assert_str_eq(r.id->groups[0].name, "Nurses");
   cr_assert_eq(r.id->n_roles, 1);
   cr_assert_eq(r.id->n_authorities, 1);
+  cr_assert_eq(r.id->n_orgunits, 2);
+  cr_assert_str_eq(r.id->orgunits[0].path,
+                   "/ImspTQPwCqd/O6uvpzGd5pu/DiszpKrYNg8");
+  cr_assert_null(r.id->orgunits[1].path);
   cr_assert_eq(r.checked, T0);
   cr_assert_eq(r.failures, 0);
   dhis2_identity_free(r.id);
@@ -844,6 +851,165 @@ Test(unsafe, a_full_disk_keeps_the_old_record_whole)
   closedir(d);
 }
 
+/* --- the snapshot alone (account_check = lookup) --- */
+
+/* What a lookup found of alice: another group, one unit. */
+static struct dhis2_identity *alice_looked_up(void)
+{
+  static const char me[] =
+      "{\"id\":\"xE7jOejl9FI\",\"username\":\"alice\",\"userGroups\":"
+      "[{\"id\":\"wl5cDMuUhmF\",\"name\":\"Administrators\"}],"
+      "\"organisationUnits\":[{\"id\":\"ImspTQPwCqd\",\"path\":"
+      "\"/ImspTQPwCqd\"}]}";
+  struct dhis2_identity *id = NULL;
+
+  cr_assert_eq(dhis2_identity_parse(me, strlen(me), &id), DHIS2_OK);
+  return id;
+}
+
+static void store_snapshot_at(time_t now, time_t server_date)
+{
+  struct dhis2_identity *id = alice_looked_up();
+  enum dhis2_err rc =
+      dhis2_cache_store_snapshot(&cache, "alice", id, now, server_date);
+
+  cr_assert_eq(rc, DHIS2_OK, "store_snapshot: %s", dhis2_strerror(rc));
+  dhis2_identity_free(id);
+}
+
+static enum dhis2_cache_verdict snapshot_at(time_t now,
+                                            struct dhis2_cache_result *r)
+{
+  struct dhis2_cache_result mine;
+  enum dhis2_cache_verdict v;
+
+  if (r == NULL)
+    r = &mine;
+  v = dhis2_cache_snapshot(&cache, "alice", now, r);
+  if (v != DHIS2_CACHE_OK)
+    cr_assert_null(r->id);
+  if (r == &mine)
+    dhis2_identity_free(mine.id);
+  return v;
+}
+
+Test(snapshot, the_snapshot_of_an_online_sign_in_is_there_without_a_secret)
+{
+  struct dhis2_cache_result r;
+
+  store(DHIS2_CACHE_PASSWORD, PW);
+  cr_assert_eq(snapshot_at(T0 + 60, &r), DHIS2_CACHE_OK);
+  cr_assert_str_eq(r.id->username, "alice");
+  cr_assert_eq(r.id->n_orgunits, 2);
+  cr_assert_eq(r.checked, T0);
+  dhis2_identity_free(r.id);
+}
+
+Test(snapshot, no_record_is_none)
+{
+  cr_assert_eq(snapshot_at(T0, NULL), DHIS2_CACHE_NONE);
+}
+
+Test(snapshot, a_lookup_of_a_new_user_keeps_a_record_no_secret_opens)
+{
+  struct dhis2_cache_result r;
+
+  store_snapshot_at(T0, T0);
+  cr_assert_eq(check_at(DHIS2_CACHE_PASSWORD, PW, T0, NULL), DHIS2_CACHE_NONE);
+  cr_assert_eq(check_at(DHIS2_CACHE_PAT, PAT_SECRET, T0, NULL),
+               DHIS2_CACHE_NONE);
+  cr_assert_eq(snapshot_at(T0 + 60, &r), DHIS2_CACHE_OK);
+  cr_assert(dhis2_identity_has_group(r.id, "Administrators"));
+  cr_assert(dhis2_identity_orgunit_within(r.id, "ImspTQPwCqd"));
+  dhis2_identity_free(r.id);
+}
+
+Test(snapshot, a_lookup_replaces_the_snapshot_and_times_and_keeps_both_slots)
+{
+  struct dhis2_cache_result r;
+
+  store(DHIS2_CACHE_PASSWORD, PW);
+  store(DHIS2_CACHE_PAT, PAT_SECRET);
+  store_snapshot_at(T0 + 3600, T0 + 3600);
+  cr_assert_eq(snapshot_at(T0 + 3600, &r), DHIS2_CACHE_OK);
+  cr_assert_eq(r.checked, T0 + 3600);
+  cr_assert_not(dhis2_identity_has_group(r.id, "Nurses"));
+  cr_assert(dhis2_identity_has_group(r.id, "Administrators"));
+  dhis2_identity_free(r.id);
+  cr_assert_eq(check_at(DHIS2_CACHE_PASSWORD, PW, T0 + 3600, &r),
+               DHIS2_CACHE_OK);
+  cr_assert(dhis2_identity_has_group(r.id, "Administrators"));
+  dhis2_identity_free(r.id);
+  cr_assert_eq(check_at(DHIS2_CACHE_PAT, PAT_SECRET, T0 + 3600, NULL),
+               DHIS2_CACHE_OK);
+}
+
+Test(snapshot, a_lookup_checks_no_secret_so_failures_and_twofactor_stand)
+{
+  struct dhis2_cache_result r;
+
+  store_at(DHIS2_CACHE_PASSWORD, PW, true, T0, T0);
+  cache.twofactor_password = true;
+  cr_assert_eq(check_at(DHIS2_CACHE_PASSWORD, "typo", T0, NULL),
+               DHIS2_CACHE_WRONG);
+  cr_assert_eq(check_at(DHIS2_CACHE_PASSWORD, "typo", T0, NULL),
+               DHIS2_CACHE_WRONG);
+  store_snapshot_at(T0 + 10, T0 + 10);
+  cr_assert_eq(check_at(DHIS2_CACHE_PASSWORD, "typo", T0 + 10, &r),
+               DHIS2_CACHE_WRONG);
+  cr_assert_eq(r.failures, 3);
+  cache.twofactor_password = false;
+  cr_assert_eq(check_at(DHIS2_CACHE_PASSWORD, PW, T0 + 10, NULL),
+               DHIS2_CACHE_DELAYED);
+  cr_assert_eq(check_at(DHIS2_CACHE_PASSWORD, PW, T0 + 10 + DELAY, NULL),
+               DHIS2_CACHE_TWOFACTOR);
+}
+
+Test(snapshot, the_window_is_the_offline_window)
+{
+  struct dhis2_cache_result r;
+
+  store_snapshot_at(T0, T0);
+  cr_assert_eq(snapshot_at(T0 + TTL, NULL), DHIS2_CACHE_OK);
+  cr_assert_eq(snapshot_at(T0 + TTL + 1, &r), DHIS2_CACHE_TOO_OLD);
+  cr_assert_eq(r.until, T0 + TTL);
+  cr_assert_eq(snapshot_at(T0 - DHIS2_CACHE_SKEW - 1, &r),
+               DHIS2_CACHE_CLOCK_BACK);
+  cr_assert_eq(r.mark, T0 + TTL);
+}
+
+Test(snapshot, using_it_raises_the_mark)
+{
+  struct dhis2_cache_result r;
+  time_t later = T0 + 3600;
+
+  store_snapshot_at(T0, T0);
+  cr_assert_eq(snapshot_at(later, NULL), DHIS2_CACHE_OK);
+  cr_assert_eq(snapshot_at(T0, &r), DHIS2_CACHE_CLOCK_BACK);
+  cr_assert_eq(r.mark, later);
+}
+
+Test(snapshot, a_lookup_without_a_server_date_keeps_the_mark)
+{
+  struct dhis2_cache_result r;
+
+  store_at(DHIS2_CACHE_PASSWORD, PW, false, T0 + 3600, 0);
+  store_snapshot_at(T0, 0);
+  cr_assert_eq(snapshot_at(T0, &r), DHIS2_CACHE_CLOCK_BACK);
+  cr_assert_eq(r.mark, T0 + 3600);
+}
+
+Test(snapshot, an_identity_of_another_name_is_refused)
+{
+  struct dhis2_identity *id = alice_looked_up();
+
+  cr_assert_eq(dhis2_cache_store_snapshot(&cache, "bob", id, T0, T0),
+               DHIS2_ERR_INVAL);
+  cr_assert_eq(dhis2_cache_store_snapshot(&cache, "alice", NULL, T0, T0),
+               DHIS2_ERR_INVAL);
+  dhis2_identity_free(id);
+}
+
 /* --- the record's parser --- */
 
 #define HASH                                                                  \
@@ -884,6 +1050,16 @@ static enum dhis2_err parse_with(const char *field, const char *value)
 Test(record, a_whole_record_parses)
 {
   cr_assert_eq(parse_with("", NULL), DHIS2_OK);
+}
+
+Test(record, org_units_are_optional_in_the_snapshot)
+{
+  /* ME has none: records made before units were kept still parse. */
+  cr_assert_eq(parse_with("identity",
+                          "{\"username\":\"alice\",\"organisationUnits\":"
+                          "[{\"id\":\"ImspTQPwCqd\",\"path\":"
+                          "\"/ImspTQPwCqd\"}]}"),
+               DHIS2_OK);
 }
 
 Test(record, every_field_must_be_there)

@@ -297,6 +297,16 @@ static const char *field(const struct dhis2_config *c, const char *key)
     l = &c->require_role;
   else if (strcmp(key, "require_authority") == 0)
     l = &c->require_authority;
+  else if (strcmp(key, "require_orgunit") == 0)
+    l = &c->require_orgunit;
+  else if (strcmp(key, "host_orgunit") == 0)
+    s = c->host_orgunit;
+  else if (strcmp(key, "account_check") == 0)
+    s = c->account_check_lookup ? "lookup" : "none";
+  else if (strcmp(key, "lookup_pat_file") == 0)
+    s = c->lookup_pat_file;
+  else if (strcmp(key, "account_unavailable") == 0)
+    s = c->account_unavailable_allow ? "allow" : "deny";
   else
     cr_assert_fail("no such key in the test: %s", key);
   for (i = 0; l != NULL && i < l->n; i++) {
@@ -345,6 +355,14 @@ static const struct key_case key_cases[] = {
      "id:wl5cDMuUhmF|name:LinuxAdmGrp", "name:Ops", "name:Ops"},
     {"require_authority", "", "ALL,M_dhis-web-app", "ALL|M_dhis-web-app",
      "F_USER_VIEW", "F_USER_VIEW"},
+    {"require_orgunit", "", "ImspTQPwCqd, O6uvpzGd5pu",
+     "ImspTQPwCqd|O6uvpzGd5pu", "DiszpKrYNg8", "DiszpKrYNg8"},
+    {"host_orgunit", "(none)", "DiszpKrYNg8", "DiszpKrYNg8", "O6uvpzGd5pu",
+     "O6uvpzGd5pu"},
+    {"account_check", "none", "none", "none", "none", "none"},
+    {"lookup_pat_file", "(none)", "/etc/security/pam_dhis2.pat",
+     "/etc/security/pam_dhis2.pat", "/root/lookup.pat", "/root/lookup.pat"},
+    {"account_unavailable", "deny", "allow", "allow", "deny", "deny"},
     {"failure_limit", "3", "0", "0", "1000", "1000"},
     {"failure_window", "900", "1h", "3600", "1d", "86400"},
     {"state_dir", "/var/lib/pam_dhis2", "/run/pam_dhis2", "/run/pam_dhis2",
@@ -469,6 +487,21 @@ static const struct bad_case bad_cases[] = {
     {"require_group", "Ops,name:", "name: needs a name"},
     {"require_role", "Superuser,", "empty item in the list"},
     {"require_authority", "a, ,b", "empty item in the list"},
+    {"require_orgunit", "ImspTQPwCqd,Sierra Leone",
+     "not a list of DHIS2 UIDs (11 letters and digits, a letter first)"},
+    {"require_orgunit", "ImspTQPwCq",
+     "not a list of DHIS2 UIDs (11 letters and digits, a letter first)"},
+    {"require_orgunit", "/ImspTQPwCqd",
+     "not a list of DHIS2 UIDs (11 letters and digits, a letter first)"},
+    {"require_orgunit", "ImspTQPwCqd,,O6uvpzGd5pu", "empty item in the list"},
+    {"host_orgunit", "ImspTQPwCqd,O6uvpzGd5pu",
+     "not a DHIS2 UID (11 letters and digits, a letter first)"},
+    {"host_orgunit", "1mspTQPwCqd",
+     "not a DHIS2 UID (11 letters and digits, a letter first)"},
+    {"account_check", "yes", "not none or lookup"},
+    {"account_check", "Lookup", "not none or lookup"},
+    {"lookup_pat_file", "lookup.pat", "not an absolute path"},
+    {"account_unavailable", "offline", "not deny or allow"},
     {"failure_limit", "1001", "not a number from 0 to 1000"},
     {"failure_limit", "-3", "not a number from 0 to 1000"},
     {"failure_window", "15 minutes", "not a duration"},
@@ -1656,4 +1689,79 @@ Test(config, shipped_example_loads_with_and_without_its_comments)
     cr_assert_eq(cfg->offline_ttl, 3600);
     dhis2_config_free(cfg);
   }
+}
+
+/* The account check. */
+
+Test(config, account_check_lookup_with_its_token_file_is_taken)
+{
+  struct dhis2_config *cfg = NULL;
+
+  cr_assert_eq(load_text("url = " URL "\naccount_check = lookup\n"
+                         "lookup_pat_file = /etc/security/dhis2.pat\n"
+                         "account_unavailable = allow\n",
+                         0, NULL, &cfg),
+               DHIS2_OK, "%s", err);
+  cr_assert(cfg->account_check_lookup);
+  cr_assert_str_eq(cfg->lookup_pat_file, "/etc/security/dhis2.pat");
+  cr_assert(cfg->account_unavailable_allow);
+  dhis2_config_free(cfg);
+}
+
+Test(config, account_check_lookup_without_a_token_file_names_the_key)
+{
+  char want[PATH_MAX + 64];
+
+  refuse_text("url = " URL "\naccount_check = lookup\n", 0, NULL);
+  snprintf(want, sizeof(want),
+           "%s:2: account_check = lookup: "
+           "lookup_pat_file is not set",
+           path_in("user.conf"));
+  assert_err_has(want);
+}
+
+Test(config, account_check_lookup_as_an_argument_needs_a_token_file_too)
+{
+  const char *argv[] = {"account_check=lookup"};
+  const char *with[] = {"account_check=lookup",
+                        "lookup_pat_file=/etc/security/dhis2.pat"};
+  struct dhis2_config *cfg = NULL;
+
+  refuse_text("url = " URL "\n", 1, argv);
+  assert_err_has("argument: account_check = lookup: lookup_pat_file");
+  cr_assert_eq(load_text("url = " URL "\n", 2, with, &cfg), DHIS2_OK, "%s",
+               err);
+  cr_assert(cfg->account_check_lookup);
+  dhis2_config_free(cfg);
+}
+
+Test(config, account_check_is_per_profile)
+{
+  struct dhis2_config *cfg = NULL;
+  const char *user = path_in("user.conf");
+  const char *text = "url = " URL "\nrequire_orgunit = ImspTQPwCqd\n"
+                     "[ssh]\naccount_check = lookup\n"
+                     "lookup_pat_file = /etc/security/dhis2.pat\n"
+                     "host_orgunit = DiszpKrYNg8\n"
+                     "[console]\naccount_check = lookup\n";
+
+  /* [console] lacks the token file: refused when selected, not before. */
+  write_file(user, 0600, text);
+  cr_assert_eq(load(path_in("missing.conf"), user, NULL, 0, NULL, &cfg),
+               DHIS2_OK, "%s", err);
+  cr_assert_not(cfg->account_check_lookup);
+  cr_assert_null(cfg->host_orgunit);
+  dhis2_config_free(cfg);
+  cr_assert_eq(load(path_in("missing.conf"), user, "ssh", 0, NULL, &cfg),
+               DHIS2_OK, "%s", err);
+  cr_assert(cfg->account_check_lookup);
+  cr_assert_str_eq(cfg->host_orgunit, "DiszpKrYNg8");
+  cr_assert_str_eq(cfg->require_orgunit.v[0], "ImspTQPwCqd");
+  dhis2_config_free(cfg);
+  cfg = NULL;
+  cr_assert_eq(load(path_in("missing.conf"), user, "console", 0, NULL, &cfg),
+               DHIS2_ERR_CONFIG);
+  cr_assert_null(cfg);
+  assert_err_has(":8: account_check = lookup: lookup_pat_file is not set "
+                 "for profile 'console'");
 }
