@@ -810,7 +810,7 @@ out:
 
 /* The lookup's path: the name percent-encoded in the filter, the fields'
    brackets too (Tomcat refuses raw ones). */
-static char *users_path(const char *name)
+static char *users_path(const char *name, bool legacy)
 {
   char *enc = pct_dup(name, "");
   char *fields = pct_dup(DHIS2_USERS_FIELDS, ",");
@@ -818,8 +818,8 @@ static char *users_path(const char *name)
 
   if (enc != NULL && fields != NULL &&
       asprintf(&path,
-               "/api/users?filter=username:eq:%s&fields=%s&paging=false", enc,
-               fields) < 0)
+               "/api/users?filter=%susername:eq:%s&fields=%s&paging=false",
+               legacy ? "userCredentials." : "", enc, fields) < 0)
     path = NULL;
   free(enc);
   free(fields);
@@ -827,23 +827,35 @@ static char *users_path(const char *name)
 }
 
 enum dhis2_err dhis2_api_user_lookup(struct dhis2_client *c, const char *pat,
-                                     const char *name,
+                                     const char *name, bool *legacy,
                                      struct dhis2_account *out)
 {
   enum dhis2_err rc = DHIS2_ERR_INVAL;
   struct dhis2_http_resp resp = {0};
   char *path = NULL;
+  bool old = legacy != NULL && *legacy;
 
   memset(out, 0, sizeof(*out));
   if (name == NULL || !dhis2_username_valid(name))
     goto out;
-  rc = DHIS2_ERR_NOMEM;
-  path = users_path(name);
-  if (path == NULL)
-    goto out;
-  rc = auth_get(c, DHIS2_AUTH_APITOKEN, NULL, pat, path, &resp);
-  if (rc != DHIS2_OK)
-    goto out;
+  for (int attempt = 0; attempt < 2; attempt++) {
+    rc = DHIS2_ERR_NOMEM;
+    free(path);
+    path = users_path(name, old);
+    if (path == NULL)
+      goto out;
+    dhis2_http_resp_clear(&resp);
+    rc = auth_get(c, DHIS2_AUTH_APITOKEN, NULL, pat, path, &resp);
+    if (rc != DHIS2_OK)
+      goto out;
+    /* 409 "Unknown path property": the other release's filter (2.37 has
+       the name under userCredentials only; later ones at the top). */
+    if (resp.status != 409)
+      break;
+    old = !old;
+  }
+  if (legacy != NULL)
+    *legacy = old;
   rc = dhis2_reply_to_err(resp.status, resp.body, resp.body_len);
   /* Whatever DHIS2 says about our own token (refused, expired, not from
      here, its owner locked: 401; no F_USER_VIEW: 403; a token it cannot

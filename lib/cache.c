@@ -898,6 +898,13 @@ enum dhis2_err dhis2_cache_store_snapshot(const struct dhis2_cache *c,
   if (old != NULL) {
     rec.password_hash = old->password_hash;
     rec.pat_hash = old->pat_hash;
+    /* A lookup proves the account, not a secret: the window of the kept
+       hashes stays that of the sign-in that proved them (a password
+       changed on DHIS2 since must not work offline any longer). */
+    if (old->password_hash != NULL || old->pat_hash != NULL) {
+      rec.checked_local = old->checked_local;
+      rec.checked_server = old->checked_server;
+    }
     if (server_date == 0)
       rec.mark = later(rec.mark, old->mark);
     /* A lookup checks no secret and asks no code: the failures of wrong

@@ -141,6 +141,28 @@ static void forget(struct module *m, const char *name)
     dhis2_log(&m->log, LOG_ERR, "%s: offline record not removed", name);
 }
 
+/* Which filter form the server takes (2.37: userCredentials.username),
+   remembered so that a lookup costs one request. */
+static bool filter_memo(struct module *m)
+{
+  char *buf = NULL;
+  size_t len = 0;
+  bool legacy;
+
+  if (!state_cache_get(m, "usersfilter", m->cfg->url, 64, &buf, &len))
+    return false;
+  legacy = strcmp(buf, "legacy\n") == 0;
+  free(buf);
+  return legacy;
+}
+
+static void filter_memo_set(struct module *m, bool was, bool legacy)
+{
+  if (was != legacy)
+    state_cache_put(m, "usersfilter", m->cfg->url,
+                    legacy ? "legacy\n" : "top\n", legacy ? 7 : 4);
+}
+
 /* One /api/users lookup of name with the service PAT. */
 static int lookup(struct module *m, const char *name)
 {
@@ -157,7 +179,11 @@ static int lookup(struct module *m, const char *name)
     return PAM_AUTHINFO_UNAVAIL;
   err = dhis2_client_new(m->cfg, &m->log, &c);
   if (err == DHIS2_OK) {
-    err = dhis2_api_user_lookup(c, pat, name, &a);
+    bool was = filter_memo(m);
+    bool legacy = was;
+
+    err = dhis2_api_user_lookup(c, pat, name, &legacy, &a);
+    filter_memo_set(m, was, legacy);
     server_date = c->server_date;
     if (err == DHIS2_OK && !a.disabled)
       host_path_fetch(m, c, DHIS2_AUTH_APITOKEN, NULL, pat);

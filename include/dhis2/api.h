@@ -245,17 +245,23 @@ void dhis2_account_clear(struct dhis2_account *a);
 /*
  * Looks name up with the service PAT pat: GET
  * /api/users?filter=username:eq:NAME&fields=DHIS2_USERS_FIELDS&paging=false
- * (NAME percent-encoded), "Authorization: ApiToken". Exactly one request.
+ * (NAME percent-encoded), "Authorization: ApiToken". One request (two
+ * when the filter form is stale, below).
  * DHIS2_OK: exactly one user of exactly that name (case-sensitive; other
  * spellings in the reply are ignored), *out filled (zeroed first; release
  * with dhis2_account_clear()). DHIS2_ERR_NO_USER: none of exactly that
  * name. DHIS2_ERR_LOOKUP_DENIED: DHIS2 refused the token (401, the PAT
  * errors) or it lacks the authority to list users (403).
+ * The filter is username:eq:NAME, or with *legacy set
+ * userCredentials.username:eq:NAME (2.37, where the top-level form gets
+ * 409 "Unknown path property"); a 409 tries the other form once, so a
+ * memo that went stale costs one request more, and *legacy (may be NULL:
+ * the top-level form first) is left saying which form the server took.
  * DHIS2_ERR_MALFORMED for a reply that does not parse, or two users of
  * that name; transport errors as dhis2_client_request().
  */
 enum dhis2_err dhis2_api_user_lookup(struct dhis2_client *c, const char *pat,
-                                     const char *name,
+                                     const char *name, bool *legacy,
                                      struct dhis2_account *out);
 
 /* The parsing half of dhis2_api_user_lookup(), for a 2xx body: the

@@ -141,9 +141,11 @@ bool dhis2_cache_delayed(const struct dhis2_cache *c, const char *name,
 
 /*
  * After an account lookup found name active (account_check = lookup):
- * replaces the record's snapshot and its check times as
+ * replaces the record's snapshot and raises its mark as
  * dhis2_cache_store() does, keeping both hash slots (a new record has
- * none). Same errors.
+ * none). The check times become the lookup's only in a record with no
+ * hash: a lookup proves the account, not a secret, so it never extends
+ * how long a kept password or PAT works offline. Same errors.
  */
 enum dhis2_err dhis2_cache_store_snapshot(const struct dhis2_cache *c,
                                           const char *name,

@@ -989,7 +989,7 @@ Test(orgunit_reply, any_other_path_is_malformed)
 static enum dhis2_err lookup(const char *pat, const char *name)
 {
   struct dhis2_account a;
-  enum dhis2_err rc = dhis2_api_user_lookup(client, pat, name, &a);
+  enum dhis2_err rc = dhis2_api_user_lookup(client, pat, name, NULL, &a);
 
   if (rc != DHIS2_OK)
     cr_assert_null(a.id);
@@ -1075,4 +1075,99 @@ Test(api_242, orgunit_path_of_a_non_uid_sends_nothing)
                                       "district", "../me", &path),
                DHIS2_ERR_INVAL);
   cr_assert_eq(emu_count(emu, NULL), 0);
+}
+
+/* --- successful lookups, each release's shape -----------------------------
+ */
+
+static struct dhis2_account lookup_ok(const char *name, bool *legacy)
+{
+  struct dhis2_account a;
+  char *pat = tu_fixture_pat_named("svclookup", "SvcLookPat1");
+  enum dhis2_err rc = dhis2_api_user_lookup(client, pat, name, legacy, &a);
+
+  free(pat);
+  cr_assert_eq(rc, DHIS2_OK, "%s", dhis2_strerror(rc));
+  cr_assert_not_null(a.id);
+  return a;
+}
+
+static void lookup_finds_nurse(void)
+{
+  struct dhis2_account a = lookup_ok("nurse", NULL);
+
+  cr_assert_str_eq(a.id->username, "nurse");
+  cr_assert_not(a.disabled);
+  cr_assert_eq(a.account_expiry, 0);
+  cr_assert(dhis2_identity_has_group(a.id, "LinuxAdmGrp"));
+  cr_assert(dhis2_identity_orgunit_within(a.id, "O6uvpzGd5pu"));
+  cr_assert_not(dhis2_identity_orgunit_within(a.id, "fdc6uOvgoji"));
+  dhis2_account_clear(&a);
+}
+
+Test(api_242, lookup_finds_an_active_user_with_groups_and_units)
+{
+  lookup_finds_nurse();
+  cr_assert_eq(emu_count(emu, "/api/users"), 1);
+}
+
+Test(api_240, lookup_finds_an_active_user_in_the_240_shape)
+{
+  lookup_finds_nurse();
+}
+
+Test(api_237, lookup_on_237_takes_the_usercredentials_filter_and_says_so)
+{
+  bool legacy = false;
+  struct dhis2_account a = lookup_ok("nurse", &legacy);
+
+  cr_assert(legacy, "the 2.37 filter was not remembered");
+  cr_assert(dhis2_identity_has_group(a.id, "LinuxAdmGrp"));
+  dhis2_account_clear(&a);
+  cr_assert_eq(emu_count(emu, "/api/users"), 2, "409, then the old form");
+  a = lookup_ok("nurse", &legacy);
+  dhis2_account_clear(&a);
+  cr_assert_eq(emu_count(emu, "/api/users"), 3, "one request with the memo");
+}
+
+Test(api_242, lookup_sees_disabled_and_expired_users)
+{
+  struct dhis2_account a = lookup_ok("erin", NULL);
+
+  cr_assert(a.disabled);
+  dhis2_account_clear(&a);
+  a = lookup_ok("grace", NULL);
+  cr_assert_neq(a.account_expiry, 0);
+  cr_assert_lt(a.account_expiry, time(NULL));
+  dhis2_account_clear(&a);
+}
+
+Test(api_242, lookup_of_a_user_dhis2_does_not_have_is_no_user)
+{
+  char *pat = tu_fixture_pat_named("svclookup", "SvcLookPat1");
+
+  cr_assert_eq(lookup(pat, "nosuchuser"), DHIS2_ERR_NO_USER);
+  cr_assert_eq(lookup(pat, "NURSE"), DHIS2_ERR_NO_USER, "names are exact");
+  free(pat);
+}
+
+Test(api_242, lookup_with_a_token_lacking_f_user_view_is_lookup_denied)
+{
+  char *pat = tu_fixture_pat_named("svcweak", "SvcWeakPat1");
+
+  cr_assert_eq(lookup(pat, "nurse"), DHIS2_ERR_LOOKUP_DENIED);
+  free(pat);
+}
+
+Test(api_242, orgunit_path_is_read_with_a_pat)
+{
+  char *pat = tu_fixture_pat_named("svclookup", "SvcLookPat1");
+  char *path = NULL;
+
+  cr_assert_eq(dhis2_api_orgunit_path(client, DHIS2_AUTH_APITOKEN, NULL, pat,
+                                      "DiszpKrYNg8", &path),
+               DHIS2_OK);
+  cr_assert_str_eq(path, "/ImspTQPwCqd/O6uvpzGd5pu/DiszpKrYNg8");
+  free(path);
+  free(pat);
 }

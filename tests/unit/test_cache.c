@@ -924,7 +924,7 @@ Test(snapshot, a_lookup_of_a_new_user_keeps_a_record_no_secret_opens)
   dhis2_identity_free(r.id);
 }
 
-Test(snapshot, a_lookup_replaces_the_snapshot_and_times_and_keeps_both_slots)
+Test(snapshot, a_lookup_replaces_the_snapshot_and_keeps_both_slots)
 {
   struct dhis2_cache_result r;
 
@@ -932,7 +932,7 @@ Test(snapshot, a_lookup_replaces_the_snapshot_and_times_and_keeps_both_slots)
   store(DHIS2_CACHE_PAT, PAT_SECRET);
   store_snapshot_at(T0 + 3600, T0 + 3600);
   cr_assert_eq(snapshot_at(T0 + 3600, &r), DHIS2_CACHE_OK);
-  cr_assert_eq(r.checked, T0 + 3600);
+  cr_assert_eq(r.checked, T0, "a lookup moved the secrets' check time");
   cr_assert_not(dhis2_identity_has_group(r.id, "Nurses"));
   cr_assert(dhis2_identity_has_group(r.id, "Administrators"));
   dhis2_identity_free(r.id);
@@ -942,6 +942,15 @@ Test(snapshot, a_lookup_replaces_the_snapshot_and_times_and_keeps_both_slots)
   dhis2_identity_free(r.id);
   cr_assert_eq(check_at(DHIS2_CACHE_PAT, PAT_SECRET, T0 + 3600, NULL),
                DHIS2_CACHE_OK);
+}
+
+Test(snapshot, a_lookup_never_extends_how_long_a_kept_password_works)
+{
+  store(DHIS2_CACHE_PASSWORD, PW);
+  store_snapshot_at(T0 + TTL - 10, T0 + TTL - 10);
+  cr_assert_eq(check_at(DHIS2_CACHE_PASSWORD, PW, T0 + TTL + 10, NULL),
+               DHIS2_CACHE_TOO_OLD);
+  cr_assert_eq(snapshot_at(T0 + TTL + 10, NULL), DHIS2_CACHE_TOO_OLD);
 }
 
 Test(snapshot, a_lookup_checks_no_secret_so_failures_and_twofactor_stand)
