@@ -419,6 +419,50 @@ Test(token, jwks_keeps_working_with_dhis2_down_until_the_token_expires)
   free(t);
 }
 
+/* Writes the service PAT for account_check = lookup; its path in out. */
+static void lookup_pat(char *out, size_t len)
+{
+  char *pat = tu_fixture_pat_named("svclookup", "SvcLookPat1");
+  FILE *f;
+
+  snprintf(out, len, "%s/lookup.pat", pt_dir(pt));
+  f = fopen(out, "w");
+  cr_assert_not_null(f);
+  fprintf(f, "%s\n", pat);
+  fclose(f);
+  cr_assert_eq(chmod(out, 0600), 0);
+  free(pat);
+}
+
+Test(token, a_user_disabled_after_the_token_was_issued_is_refused_by_lookup)
+{
+  time_t exp;
+  char *t = mint("alice", NULL, &exp);
+  char file[4096];
+  char extra[4300];
+  struct pt_run r;
+
+  lookup_pat(file, sizeof(file));
+  plant("alice", t, exp);
+  snprintf(extra, sizeof(extra),
+           "token_validation=jwks account_check=lookup lookup_pat_file=%s",
+           file);
+  service(extra);
+  pt_run(pt, me, NULL, &r);
+  cr_assert_eq(r.auth, PAM_SUCCESS, "%s", pt_logged());
+  cr_assert_eq(r.acct, PAM_SUCCESS, "%s", pt_logged());
+  pt_run_clear(&r);
+  cr_assert_eq(emu_count(emu, "/api/users"), 1);
+  /* Disabled on DHIS2: the JWT still verifies, the lookup says no. */
+  emu_user(emu, "{\"username\":\"alice\",\"disabled\":true}");
+  pt_run(pt, me, NULL, &r);
+  cr_assert_eq(r.auth, PAM_SUCCESS, "the JWT itself is still good");
+  cr_assert_eq(r.acct, PAM_PERM_DENIED, "%s", pt_logged());
+  cr_assert_not_null(strstr(r.messages, "your DHIS2 account is disabled"));
+  pt_run_clear(&r);
+  free(t);
+}
+
 Test(token, auto_verifies_dhis2_jwts_locally)
 {
   time_t exp;
