@@ -10,6 +10,8 @@
 
 #include "dhis2/api.h"
 #include "dhis2/ascii.h"
+#include "dhis2/cache.h"
+#include "dhis2/cache.h"
 #include "dhis2/config.h"
 #include "dhis2/file.h"
 #include "dhis2/secret.h"
@@ -54,6 +56,7 @@ enum key_id {
   KEY_OFFLINE,
   KEY_OFFLINE_TTL,
   KEY_OFFLINE_FAILURE_LIMIT,
+  KEY_OFFLINE_HASH_COST,
   KEY_OFFLINE_FAILURE_DELAY,
   KEY_OFFLINE_TWOFACTOR,
   KEY_OAUTH2,
@@ -96,6 +99,7 @@ static const struct key_name {
     {"offline", KEY_OFFLINE},
     {"offline_ttl", KEY_OFFLINE_TTL},
     {"offline_failure_limit", KEY_OFFLINE_FAILURE_LIMIT},
+    {"offline_hash_cost", KEY_OFFLINE_HASH_COST},
     {"offline_failure_delay", KEY_OFFLINE_FAILURE_DELAY},
     {"offline_twofactor", KEY_OFFLINE_TWOFACTOR},
     {"oauth2", KEY_OAUTH2},
@@ -817,6 +821,13 @@ static enum dhis2_err set_value(struct target *t, const struct where *w,
     rc = set_seconds(&cfg->offline_ttl, v, CONF_OFFLINE_TTL_MAX,
                      "must be at most 90d", why);
     break;
+  case KEY_OFFLINE_HASH_COST:
+    if (parse_unsigned(v, 11, &u) && u >= 3) {
+      cfg->offline_hash_cost = (unsigned)u;
+      rc = DHIS2_OK;
+    } else
+      *why = "not a number from 3 to 11";
+    break;
   case KEY_OFFLINE_FAILURE_LIMIT:
     if (parse_unsigned(v, CONF_FAILURE_LIMIT_MAX, &u)) {
       cfg->offline_failure_limit = (unsigned)u;
@@ -1358,6 +1369,7 @@ static struct dhis2_config *config_new(void)
   cfg->offline = false;
   cfg->offline_ttl = 7L * 86400;
   cfg->offline_failure_limit = 5;
+  cfg->offline_hash_cost = DHIS2_CACHE_COST;
   cfg->offline_failure_delay = 5L * 60;
   cfg->offline_twofactor_password = false;
   cfg->oauth2 = DHIS2_OAUTH2_DHIS2;

@@ -89,6 +89,7 @@ static bool cache_of(struct module *m, struct dhis2_cache *c, char *dir,
       .failure_limit = m->cfg->offline_failure_limit,
       .failure_delay = m->cfg->offline_failure_delay,
       .twofactor_password = m->cfg->offline_twofactor_password,
+      .cost = m->cfg->offline_hash_cost,
       .log = &m->log,
   };
   return true;

@@ -74,6 +74,7 @@ struct dhis2_config {
   bool offline;                    /* default no */
   long offline_ttl;                /* seconds, default 7d, 1 s to 90d */
   unsigned offline_failure_limit;  /* default 5, at most 1000; 0: no limit */
+  unsigned offline_hash_cost;      /* yescrypt cost, 3 to 11, default 7 */
   long offline_failure_delay;      /* seconds, default 5m, 1 s to 1d */
   bool offline_twofactor_password; /* offline_twofactor = password; default
                                       deny (false) */

@@ -272,14 +272,14 @@ Test(account, dhis2_down_with_a_fresh_snapshot_passes_on_it)
 {
   struct pt_run r;
 
-  service("offline=yes require_group=LinuxAdmGrp");
+  service("offline=yes offline_hash_cost=3 require_group=LinuxAdmGrp");
   cr_assert_eq(key_login(TA_USER, &r), PAM_SUCCESS);
   pt_run_clear(&r);
   emu_outage(emu, "refuse");
   cr_assert_eq(key_login(TA_USER, &r), PAM_SUCCESS, "%s", pt_logged());
   pt_run_clear(&r);
   /* The snapshot says who alice is: not a kiosk user. */
-  service("offline=yes require_group=KioskUsrGrp");
+  service("offline=yes offline_hash_cost=3 require_group=KioskUsrGrp");
   cr_assert_eq(key_login(TA_USER, &r), PAM_PERM_DENIED);
   pt_run_clear(&r);
   /* bob was never looked up: nothing to go on. */
@@ -291,7 +291,7 @@ Test(account, a_disabled_lookup_deletes_the_offline_record)
 {
   struct pt_run r;
 
-  service("offline=yes");
+  service("offline=yes offline_hash_cost=3");
   cr_assert_eq(pt_auth(pt, TA_USER, "Alice-pw-1"), PAM_SUCCESS);
   emu_user(emu, "{\"username\":\"alice\",\"disabled\":true}");
   cr_assert_eq(key_login(TA_USER, &r), PAM_PERM_DENIED);

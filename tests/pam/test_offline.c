@@ -11,6 +11,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <crypt.h>
+
 #include <criterion/criterion.h>
 #include <security/pam_appl.h>
 
@@ -43,7 +45,9 @@ __attribute__((visibility("default"))) time_t time(time_t *out)
 static struct emu *emu;
 static struct pt *pt;
 
-#define OFFLINE "offline=yes "
+/* Cost 3 keeps these tests quick, valgrind's run too; one test below
+   checks the default. */
+#define OFFLINE "offline=yes offline_hash_cost=3 "
 
 static void service(const char *extra)
 {
@@ -565,4 +569,51 @@ Test(offline, a_world_readable_record_is_ignored)
 Test(offline, a_truncated_record_is_ignored)
 {
   refused_with(make_garbage);
+}
+
+/* --- the hash
+ * ---------------------------------------------------------------- */
+
+/* The yescrypt parameters ("$y$j9T$") of a hash or setting. */
+static void params(const char *hash, char *out, size_t len)
+{
+  const char *end = strchr(hash + 3, '$');
+
+  cr_assert_not_null(end, "%s", hash);
+  snprintf(out, len, "%.*s", (int)(end - hash + 1), hash);
+}
+
+static char kept_hash[256];
+
+static void read_hash(const char *path)
+{
+  FILE *f = fopen(path, "r");
+  char buf[65536];
+  size_t n;
+  struct dhis2_cache_record *rec = NULL;
+
+  cr_assert_not_null(f);
+  n = fread(buf, 1, sizeof(buf), f);
+  fclose(f);
+  cr_assert_eq(dhis2_cache_record_parse(buf, n, &rec), DHIS2_OK);
+  cr_assert_not_null(rec->password_hash);
+  snprintf(kept_hash, sizeof(kept_hash), "%s", rec->password_hash);
+  dhis2_cache_record_free(rec);
+}
+
+Test(offline, the_password_is_kept_as_a_yescrypt_hash_of_the_default_cost)
+{
+  char want[64];
+  char got[64];
+  char setting[CRYPT_GENSALT_OUTPUT_SIZE];
+
+  pt_service(pt, "offline=yes");
+  online(TA_USER, "Alice-pw-1");
+  each_record(read_hash);
+  cr_assert_not_null(crypt_gensalt_rn("$y$", DHIS2_CACHE_COST, NULL, 0,
+                                      setting, sizeof(setting)));
+  params(setting, want, sizeof(want));
+  params(kept_hash, got, sizeof(got));
+  cr_assert_str_eq(got, want, "cost %d", DHIS2_CACHE_COST);
+  cr_assert_null(strstr(kept_hash, "Alice-pw-1"));
 }

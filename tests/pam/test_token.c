@@ -146,7 +146,7 @@ static void plant(const char *username, const char *token, time_t exp)
 /* The token service: a methods=token line and its account line. */
 static void service(const char *extra)
 {
-  char raw[2048];
+  char raw[10240];
 
   snprintf(raw, sizeof(raw),
            "auth     required @MOD@ @ARGS@ methods=token token_store=file "

@@ -280,6 +280,8 @@ static const char *field(const struct dhis2_config *c, const char *key)
     snprintf(buf, sizeof(buf), "%ld", c->offline_ttl);
   else if (strcmp(key, "offline_failure_limit") == 0)
     snprintf(buf, sizeof(buf), "%u", c->offline_failure_limit);
+  else if (strcmp(key, "offline_hash_cost") == 0)
+    snprintf(buf, sizeof(buf), "%u", c->offline_hash_cost);
   else if (strcmp(key, "offline_failure_delay") == 0)
     snprintf(buf, sizeof(buf), "%ld", c->offline_failure_delay);
   else if (strcmp(key, "offline_twofactor") == 0)
@@ -371,6 +373,7 @@ static const struct key_case key_cases[] = {
     {"offline_ttl", "604800", "1h", "3600", "90d", "7776000"},
     {"offline_failure_limit", "5", "0", "0", "1000", "1000"},
     {"offline_failure_delay", "300", "30s", "30", "1d", "86400"},
+    {"offline_hash_cost", "7", "3", "3", "11", "11"},
     {"offline_twofactor", "deny", "password", "password", "deny", "deny"},
     {"oauth2", "dhis2", "uaa", "uaa", "oidc", "oidc"},
     {"issuer", "(none)", "https://idp.example.org/realms/x",
@@ -517,6 +520,9 @@ static const struct bad_case bad_cases[] = {
     {"offline_failure_limit", "-1", "not a number from 0 to 1000"},
     {"offline_failure_limit", "1001", "not a number from 0 to 1000"},
     {"offline_failure_limit", "5x", "not a number from 0 to 1000"},
+    {"offline_hash_cost", "2", "not a number from 3 to 11"},
+    {"offline_hash_cost", "12", "not a number from 3 to 11"},
+    {"offline_hash_cost", "seven", "not a number from 3 to 11"},
     {"offline_failure_delay", "5 min", "not a duration"},
     {"offline_failure_delay", "0", "must be more than 0 seconds"},
     {"offline_failure_delay", "25h", "must be at most 1d"},
