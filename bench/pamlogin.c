@@ -1,9 +1,10 @@
 /* One login through libpam, for the benchmark:
  *
- *   pamlogin CONFDIR SERVICE USER SECRET
+ *   pamlogin CONFDIR SERVICE USER SECRET [acct]
  *
  * runs pam_authenticate for USER with the service file CONFDIR/SERVICE,
- * answering every hidden prompt with SECRET. Prints one line,
+ * answering every hidden prompt with SECRET; with "acct", pam_acct_mgmt
+ * alone instead (an SSH key login's account phase). Prints one line,
  * "pamlogin auth=N inproc_us=W inproc_cpu_us=C": the PAM result and what
  * pam_start .. pam_end cost inside this process (wall and CPU), the
  * module's loading included. Exits 0 on PAM_SUCCESS, 1 otherwise. What
@@ -83,8 +84,8 @@ int main(int argc, char **argv)
   long long c0;
   int rc;
 
-  if (argc != 5) {
-    fprintf(stderr, "usage: pamlogin CONFDIR SERVICE USER SECRET\n");
+  if (argc != 5 && !(argc == 6 && strcmp(argv[5], "acct") == 0)) {
+    fprintf(stderr, "usage: pamlogin CONFDIR SERVICE USER SECRET [acct]\n");
     return 2;
   }
   conv.appdata_ptr = argv[4];
@@ -92,7 +93,7 @@ int main(int argc, char **argv)
   c0 = cpu_us();
   rc = pam_start_confdir(argv[2], argv[3], &conv, argv[1], &h);
   if (rc == PAM_SUCCESS) {
-    rc = pam_authenticate(h, 0);
+    rc = argc == 6 ? pam_acct_mgmt(h, 0) : pam_authenticate(h, 0);
     pam_end(h, rc);
   }
   printf("pamlogin auth=%d inproc_us=%lld inproc_cpu_us=%lld\n", rc,

@@ -33,8 +33,18 @@ const DELAY_ROUNDS = Number(process.env.BENCH_DELAY_ROUNDS || 5);
 const PARALLEL = Number(process.env.BENCH_PARALLEL || 50);
 const RTTS = (process.env.BENCH_RTTS || '50,150,300').split(',').map(Number);
 const COSTS = (process.env.BENCH_COSTS || '3,4,5,6,7,8').split(',');
-const ME = '/api/me?fields=id,username,displayName,userGroups%5Bid,name%5D,' +
-  'userRoles%5Bid,name%5D,authorities';
+// The module's own field lists (include/dhis2/api.h), so that curl sends
+// the same requests.
+const ME = '/api/me?fields=' + encodeURIComponent('id,username,displayName,' +
+  'twoFactorType,userGroups[id,name],userRoles[id,name],authorities,' +
+  'organisationUnits[id,path],userCredentials[username,userRoles[id,name]]')
+  .replace(/%2C/g, ',');
+const LOOKUP = '/api/users?filter=username:eq:alice&fields=' +
+  encodeURIComponent('id,username,disabled,accountExpiry,' +
+  'userGroups[id,name],userRoles[id,name,authorities],' +
+  'organisationUnits[id,path],userCredentials[username,disabled,' +
+  'accountExpiry,userRoles[id,name,authorities]]').replace(/%2C/g, ',') +
+  '&paging=false';
 const LOGOUT = '/dhis-web-commons-security/logout.action';
 const XHR = ['-H', 'Accept: application/json',
   '-H', 'X-Requested-With: XMLHttpRequest'];
@@ -43,6 +53,9 @@ const users = JSON.parse(fs.readFileSync(FIXTURE, 'utf8')).users;
 const alice = users.find((u) => u.username === 'alice');
 const PW = alice.password;
 const PAT = alice.tokens.find((t) => t.token.startsWith('d2p_')).token;
+// The service token of account_check = lookup (a user with F_USER_VIEW).
+const LOOKUP_PAT = users.find((u) => u.username === 'svclookup').tokens
+  .find((t) => t.token.startsWith('d2p_')).token;
 
 const children = [];
 function cleanup() {
@@ -147,6 +160,8 @@ function services(dir, tag, url, extra = '') {
     path.join(dir, 'pam.d', `${name}-${tag}`), `${line}\n`);
   svc('pat', `auth required ${MODULE} ${args} methods=pat`);
   svc('pw', `auth required ${MODULE} ${args} methods=password`);
+  svc('acct', `account required ${MODULE} ${args} account_check=lookup ` +
+    `lookup_pat_file=${dir}/lookup.pat`);
   for (const kind of ['pat', 'pw']) {
     svc(`exec-${kind}`, 'auth required pam_exec.so expose_authtok quiet ' +
       `${dir}/check-${kind}.sh ${url} alice`);
@@ -199,6 +214,13 @@ function variants(dir, tag, url) {
         ...XHR, '-X', 'POST', url + LOGOUT] },
     { name: 'pam_exec+curl password (Basic)', floor: 3,
       argv: [PAMLOGIN, pd, `exec-pw-${tag}`, 'root', PW] },
+    // An SSH key login's account phase with account_check = lookup.
+    { name: 'pam_dhis2 account lookup', floor: 3,
+      argv: [PAMLOGIN, pd, `acct-${tag}`, 'root', '-', 'acct'] },
+    { name: 'curl account lookup', floor: 3,
+      argv: ['curl', '-sS', '--fail', '-o', '/dev/null', '--cacert', CA,
+        ...XHR, '-H', `Authorization: ApiToken ${LOOKUP_PAT}`,
+        url + LOOKUP] },
   ];
 }
 
@@ -229,6 +251,8 @@ async function main() {
   fs.mkdirSync(path.join(dir, 'pam.d'));
   fs.writeFileSync(path.join(dir, 'empty.conf'), '', { mode: 0o644 });
   fs.writeFileSync(path.join(dir, 'user_map'), 'alice root\n', { mode: 0o600 });
+  fs.writeFileSync(path.join(dir, 'lookup.pat'), `${LOOKUP_PAT}\n`,
+    { mode: 0o600 });
   for (const k of ['pat', 'pw']) {
     fs.writeFileSync(path.join(dir, `check-${k}.sh`), SCRIPTS[k], { mode: 0o755 });
   }
@@ -266,7 +290,8 @@ async function main() {
     for (const v of vs) res.get(v.name).push(runOnce(v.argv));
   }
   const med = (name, k) => median(res.get(name).map((r) => r[k]));
-  const base = (v) => (v.name.includes('PAT') ? 'curl PAT' : 'curl password');
+  const base = (v) => (v.name.includes('PAT') ? 'curl PAT'
+    : v.name.includes('lookup') ? 'curl account lookup' : 'curl password');
   console.log('## One login on loopback\n');
   table(['variant', 'wall ms', 'CPU ms', 'wall / curl', 'CPU / curl',
     'requests', 'connections', 'TLS', 'peak RSS KiB'], vs.map((v) => [
