@@ -76,25 +76,6 @@ static char *lookup_pat(struct module *m)
   return buf;
 }
 
-/* The cache, for the snapshot of users DHIS2 cannot be asked about. */
-static bool cache_of(struct module *m, struct dhis2_cache *c, char *dir,
-                     size_t dirlen)
-{
-  if (!m->cfg->offline || !state_path(m, "offline", dir, dirlen))
-    return false;
-  *c = (struct dhis2_cache){
-      .dir = dir,
-      .url = m->cfg->url,
-      .ttl = m->cfg->offline_ttl,
-      .failure_limit = m->cfg->offline_failure_limit,
-      .failure_delay = m->cfg->offline_failure_delay,
-      .twofactor_password = m->cfg->offline_twofactor_password,
-      .cost = m->cfg->offline_hash_cost,
-      .log = &m->log,
-  };
-  return true;
-}
-
 /* DHIS2 could not be asked about name: the offline snapshot decides, else
    account_unavailable. */
 static int unavailable(struct module *m, const char *name, enum dhis2_err err)
@@ -104,7 +85,7 @@ static int unavailable(struct module *m, const char *name, enum dhis2_err err)
   char dir[PATH_MAX];
   int rc;
 
-  if (cache_of(m, &c, dir, sizeof(dir)) &&
+  if (m->cfg->offline && offline_cache(m, &c, dir, sizeof(dir)) &&
       dhis2_cache_snapshot(&c, name, time(NULL), &r) == DHIS2_CACHE_OK) {
     dhis2_log(&m->log, LOG_NOTICE,
               "%s: DHIS2 unavailable (%s): account judged on the snapshot of "
@@ -137,7 +118,7 @@ static void forget(struct module *m, const char *name)
   struct dhis2_cache c;
   char dir[PATH_MAX];
 
-  if (cache_of(m, &c, dir, sizeof(dir)) &&
+  if (m->cfg->offline && offline_cache(m, &c, dir, sizeof(dir)) &&
       dhis2_cache_forget(&c, name) != DHIS2_OK)
     dhis2_log(&m->log, LOG_ERR, "%s: offline record not removed", name);
 }
@@ -224,7 +205,7 @@ static int lookup(struct module *m, const char *name)
     forget(m, name);
     rc = PAM_ACCT_EXPIRED;
   } else {
-    if (cache_of(m, &cache, dir, sizeof(dir)) &&
+    if (m->cfg->offline && offline_cache(m, &cache, dir, sizeof(dir)) &&
         dhis2_cache_store_snapshot(&cache, name, a.id, time(NULL),
                                    server_date) != DHIS2_OK)
       dhis2_log(&m->log, LOG_ERR, "%s: offline snapshot not kept", name);

@@ -141,6 +141,12 @@ bool state_path(struct module *m, const char *sub, char *out, size_t outlen);
 
 /* --- offline sign-in (offline.c, DESIGN.md section 11) --- */
 
+/* Fills c (dir: room for its directory) with the offline cache of m's
+   configuration; false, logged, when state_dir cannot be used. */
+struct dhis2_cache;
+bool offline_cache(struct module *m, struct dhis2_cache *c, char *dir,
+                   size_t dirlen);
+
 /* True when DHIS2 gave no answer at all (unreachable, timeout, TLS, 5xx):
    the only errors after which offline sign-in may be tried. */
 bool offline_applies(enum dhis2_err err);

@@ -25,9 +25,8 @@ bool offline_applies(enum dhis2_err err)
   }
 }
 
-/* Fills c for m; false (logged) when state_dir cannot be used. */
-static bool cache_of(struct module *m, struct dhis2_cache *c, char *dir,
-                     size_t dirlen)
+bool offline_cache(struct module *m, struct dhis2_cache *c, char *dir,
+                   size_t dirlen)
 {
   if (!state_path(m, "offline", dir, dirlen))
     return false;
@@ -67,7 +66,7 @@ bool offline_delayed(struct module *m, const char *name)
   char until_s[40];
   time_t until = 0;
 
-  if (!m->cfg->offline || !cache_of(m, &c, dir, sizeof(dir)) ||
+  if (!m->cfg->offline || !offline_cache(m, &c, dir, sizeof(dir)) ||
       !dhis2_cache_delayed(&c, name, time(NULL), &until))
     return false;
   when(until, until_s, sizeof(until_s));
@@ -90,7 +89,7 @@ void offline_after_online(struct module *m, const char *name,
   const char *what = NULL;
 
   if (!m->cfg->offline || secret == NULL || secret[0] == '\0' ||
-      offline_applies(err) || !cache_of(m, &c, dir, sizeof(dir)))
+      offline_applies(err) || !offline_cache(m, &c, dir, sizeof(dir)))
     return;
   switch (err) {
   case DHIS2_OK:
@@ -141,7 +140,7 @@ int offline_signin(struct module *m, const char *name, const char *secret,
   int rc = PAM_AUTHINFO_UNAVAIL;
 
   if (!m->cfg->offline || secret == NULL || secret[0] == '\0' ||
-      !cache_of(m, &c, dir, sizeof(dir)))
+      !offline_cache(m, &c, dir, sizeof(dir)))
     return PAM_AUTHINFO_UNAVAIL;
   v = dhis2_cache_check(&c, name, slot_of(secret), secret, time(NULL), &r);
   when(r.checked, a, sizeof(a));
