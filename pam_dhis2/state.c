@@ -64,6 +64,15 @@ bool state_path(struct module *m, const char *sub, char *out, size_t outlen)
   return true;
 }
 
+/* False when state_dir does not exist: nothing was kept yet, and a read
+   (of a memo, by the module or dhis2-pamctl check) makes nothing. */
+static bool state_exists(struct module *m)
+{
+  struct stat st;
+
+  return lstat(m->cfg->state_dir, &st) == 0 || errno != ENOENT;
+}
+
 /*
  * The throttle keeps one file per DHIS2 name in state_dir/throttle, named
  * by the hash of the name in lower case, a line an attempt within the
@@ -334,7 +343,7 @@ bool server_kind_get(struct module *m, enum dhis2_server_kind *kind,
 
   if (relsize > 0)
     release[0] = '\0';
-  if (!state_path(m, NULL, dir, sizeof(dir)) ||
+  if (!state_exists(m) || !state_path(m, NULL, dir, sizeof(dir)) ||
       !memo_name(m, name, sizeof(name)))
     return false;
   snprintf(path, sizeof(path), "%s/%s", dir, name);
@@ -405,7 +414,8 @@ bool state_cache_get(struct module *m, const char *prefix, const char *key,
   char path[4300];
   char err[512];
 
-  if (!cache_path(m, prefix, key, dir, sizeof(dir), name, sizeof(name)))
+  if (!state_exists(m) ||
+      !cache_path(m, prefix, key, dir, sizeof(dir), name, sizeof(name)))
     return false;
   snprintf(path, sizeof(path), "%s/%s", dir, name);
   if (dhis2_file_read(path, geteuid(), 0, max, buf, len, err, sizeof(err)) !=
