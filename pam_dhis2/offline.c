@@ -25,24 +25,6 @@ bool offline_applies(enum dhis2_err err)
   }
 }
 
-bool offline_cache(struct module *m, struct dhis2_cache *c, char *dir,
-                   size_t dirlen)
-{
-  if (!state_path(m, "offline", dir, dirlen))
-    return false;
-  *c = (struct dhis2_cache){
-      .dir = dir,
-      .url = m->cfg->url,
-      .ttl = m->cfg->offline_ttl,
-      .failure_limit = m->cfg->offline_failure_limit,
-      .failure_delay = m->cfg->offline_failure_delay,
-      .twofactor_password = m->cfg->offline_twofactor_password,
-      .cost = m->cfg->offline_hash_cost,
-      .log = &m->log,
-  };
-  return true;
-}
-
 static enum dhis2_cache_slot slot_of(const char *secret)
 {
   return dhis2_pat_classify(secret) == DHIS2_PAT_NONE ? DHIS2_CACHE_PASSWORD
@@ -66,7 +48,8 @@ bool offline_delayed(struct module *m, const char *name)
   char until_s[40];
   time_t until = 0;
 
-  if (!m->cfg->offline || !offline_cache(m, &c, dir, sizeof(dir)) ||
+  if (!m->cfg->offline ||
+      !state_offline_cache(m, true, &c, dir, sizeof(dir)) ||
       !dhis2_cache_delayed(&c, name, time(NULL), &until))
     return false;
   when(until, until_s, sizeof(until_s));
@@ -89,7 +72,8 @@ void offline_after_online(struct module *m, const char *name,
   const char *what = NULL;
 
   if (!m->cfg->offline || secret == NULL || secret[0] == '\0' ||
-      offline_applies(err) || !offline_cache(m, &c, dir, sizeof(dir)))
+      offline_applies(err) ||
+      !state_offline_cache(m, true, &c, dir, sizeof(dir)))
     return;
   switch (err) {
   case DHIS2_OK:
@@ -140,7 +124,7 @@ int offline_signin(struct module *m, const char *name, const char *secret,
   int rc = PAM_AUTHINFO_UNAVAIL;
 
   if (!m->cfg->offline || secret == NULL || secret[0] == '\0' ||
-      !offline_cache(m, &c, dir, sizeof(dir)))
+      !state_offline_cache(m, true, &c, dir, sizeof(dir)))
     return PAM_AUTHINFO_UNAVAIL;
   v = dhis2_cache_check(&c, name, slot_of(secret), secret, time(NULL), &r);
   when(r.checked, a, sizeof(a));
