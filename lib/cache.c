@@ -438,6 +438,16 @@ static enum dhis2_err where_of(const struct dhis2_cache *c, const char *name,
   return DHIS2_OK;
 }
 
+/* True when the user has no record at all: then nothing is locked, so
+   names that were never signed in here (typed at a kiosk while DHIS2 is
+   down, say) leave no lock file behind. */
+static bool no_record(const struct where *w)
+{
+  struct stat st;
+
+  return lstat(w->path, &st) != 0 && errno == ENOENT;
+}
+
 /* Opens the user's lock file, made when missing, and holds an exclusive
    flock on it until the descriptor is closed; -1 (logged) on failure. */
 static int lock_user(const struct dhis2_cache *c, const struct where *w)
@@ -694,7 +704,7 @@ enum dhis2_err dhis2_cache_rejected(const struct dhis2_cache *c,
   if (name == NULL || !dhis2_username_valid(name) || secret == NULL)
     return DHIS2_OK; /* nothing of it can be stored */
   rc = where_of(c, name, &w);
-  if (rc != DHIS2_OK)
+  if (rc != DHIS2_OK || no_record(&w))
     goto out;
   rc = DHIS2_ERR_IO;
   fd = lock_user(c, &w);
@@ -744,6 +754,8 @@ enum dhis2_err dhis2_cache_forget(const struct dhis2_cache *c,
   rc = where_of(c, name, &w);
   if (rc != DHIS2_OK)
     return rc;
+  if (no_record(&w))
+    return DHIS2_OK;
   fd = lock_user(c, &w);
   if (fd < 0)
     return DHIS2_ERR_IO;
@@ -791,6 +803,8 @@ enum dhis2_cache_verdict dhis2_cache_check(const struct dhis2_cache *c,
     return DHIS2_CACHE_NONE;
   if (where_of(c, name, &w) != DHIS2_OK)
     goto out;
+  if (no_record(&w))
+    return DHIS2_CACHE_NONE;
   /* Held through the verification, so concurrent failures all count. */
   fd = lock_user(c, &w);
   if (fd < 0)
@@ -951,6 +965,8 @@ enum dhis2_cache_verdict dhis2_cache_snapshot(const struct dhis2_cache *c,
     return DHIS2_CACHE_NONE;
   if (where_of(c, name, &w) != DHIS2_OK)
     goto out;
+  if (no_record(&w))
+    return DHIS2_CACHE_NONE;
   fd = lock_user(c, &w);
   if (fd < 0)
     goto out;

@@ -217,6 +217,28 @@ Test(cache, no_record_is_none)
   cr_assert_eq(check_at(DHIS2_CACHE_PASSWORD, PW, T0, NULL), DHIS2_CACHE_NONE);
 }
 
+Test(cache, names_never_signed_in_here_leave_no_file)
+{
+  struct dhis2_cache_result r;
+  DIR *d;
+  struct dirent *e;
+  int n = 0;
+
+  cr_assert_eq(check_at(DHIS2_CACHE_PASSWORD, PW, T0, NULL), DHIS2_CACHE_NONE);
+  cr_assert_eq(dhis2_cache_snapshot(&cache, "alice", T0, &r),
+               DHIS2_CACHE_NONE);
+  cr_assert_eq(dhis2_cache_rejected(&cache, "alice", DHIS2_CACHE_PASSWORD, PW),
+               DHIS2_OK);
+  cr_assert_eq(dhis2_cache_forget(&cache, "alice"), DHIS2_OK);
+  d = opendir(dir);
+  if (d != NULL) {
+    while ((e = readdir(d)) != NULL)
+      n += e->d_name[0] != '.';
+    closedir(d);
+  }
+  cr_assert_eq(n, 0, "%d files for a name never signed in", n);
+}
+
 Test(cache, the_record_is_private_named_by_hash_and_holds_no_secret)
 {
   char path[PATH_MAX];
