@@ -35,6 +35,8 @@ endif
 CFLAGS ?= -O2 -g
 CFLAGS += -std=c11 -D_GNU_SOURCE -fPIC -fvisibility=hidden $(WARNINGS) -Iinclude $(PKG_CFLAGS) \
           -DDHIS2_SYSCONF_FILE='"$(SYSCONFDIR)/security/pam_dhis2.conf"'
+# Preprocessor flags of the build system (dpkg-buildflags' _FORTIFY_SOURCE).
+CPPFLAGS ?=
 LDFLAGS ?=
 # Sanitizer flags for a whole build (the sanitizer tier sets them, with
 # B=build-san).
@@ -90,7 +92,7 @@ $(MOD): $(MOD_OBJ) $(LIB) pam_dhis2/pam_dhis2.map
 $(B)/%.o: %.c $(wildcard include/dhis2/*.h) $(wildcard tests/support/*.h) \
            $(wildcard lib/*.h pam_dhis2/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c -o $@ $<
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
 $(B)/tests/support/pamtest.o: CFLAGS += \
   -DDHIS2_MODULE_PATH='"$(abspath $(MOD))"'
