@@ -6,6 +6,7 @@
 #   make demo       walk through the project against the DHIS2 emulator
 #   make fuzz       run every libFuzzer target for FUZZ_SECONDS (default 60)
 #   make install    PREFIX, DESTDIR, SYSCONFDIR and PAMDIR are honoured
+#   make dist       build/pam_dhis2-VERSION.tar.gz of HEAD, for rpmbuild
 
 PREFIX ?= /usr/local
 SYSCONFDIR ?= /etc
@@ -74,7 +75,7 @@ SOURCES := $(wildcard include/dhis2/*.h lib/*.c lib/*.h pam_dhis2/*.c \
              bench/*.c)
 
 .PHONY: all check check-tests deps demo install uninstall format \
-        format-check clean tests test-bins fuzz fuzz-build sanitizer-build \
+        format-check clean dist tests test-bins fuzz fuzz-build sanitizer-build \
         bench
 
 all: $(LIB) $(MOD) $(if $(HELPER_SRC),$(HELPER))
@@ -207,6 +208,14 @@ check-tests: format-check tests fuzz-build sanitizer-build
 
 deps:
 	@packaging/install-deps
+
+# The source tarball rpmbuild takes (packaging/rpm): what git has at HEAD.
+VERSION := $(shell sed -n 's/^Version: *//p' packaging/rpm/pam_dhis2.spec)
+
+dist:
+	@mkdir -p $(B)
+	git archive --prefix=pam_dhis2-$(VERSION)/ \
+	  -o $(B)/pam_dhis2-$(VERSION).tar.gz HEAD
 
 demo: deps
 	@$(MAKE) --no-print-directory all
