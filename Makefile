@@ -1,17 +1,21 @@
-# Builds libdhis2, pam_dhis2.so and dhis2-auth; runs every test tier.
+# Builds libdhis2, pam_dhis2.so, dhis2-pamctl and dhis2-auth; runs every
+# test tier.
 #
 #   make            build what has sources
 #   make check      install missing dependencies, then build and run all tests
 #   make bench      print the benchmark tables (README, "Performance")
 #   make demo       walk through the project against the DHIS2 emulator
 #   make fuzz       run every libFuzzer target for FUZZ_SECONDS (default 60)
-#   make install    PREFIX, DESTDIR, SYSCONFDIR and PAMDIR are honoured
+#   make install    PREFIX, DESTDIR, SYSCONFDIR, PAMDIR, BINDIR, SBINDIR,
+#                   MANDIR and BASHCOMPDIR are honoured
 #   make dist       build/pam_dhis2-VERSION.tar.gz of HEAD, for rpmbuild
 
 PREFIX ?= /usr/local
 SYSCONFDIR ?= /etc
 MANDIR ?= $(PREFIX)/share/man
 BINDIR ?= $(PREFIX)/bin
+SBINDIR ?= $(PREFIX)/sbin
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
 PAMDIR ?= $(shell pkg-config --variable=libdir pam 2>/dev/null || echo /lib)/security
 
 CC ?= cc
@@ -51,9 +55,15 @@ LIB_SRC := $(wildcard lib/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(B)/%.o)
 
 MOD := $(B)/pam_dhis2.so
-MOD_SRC := $(wildcard pam_dhis2/*.c)
+MOD_SRC := $(filter-out pam_dhis2/pamctl.c,$(wildcard pam_dhis2/*.c))
 MOD_OBJ := $(MOD_SRC:%.c=$(B)/%.o)
 PAM_LIBS := $(shell $(PKG_CONFIG) --libs pam 2>/dev/null || echo -lpam)
+
+# The admin CLI shares the module's state, user map, policy and lookup
+# code (as pam_faillock's CLI shares faillock.c); none of it calls libpam.
+PAMCTL := $(B)/dhis2-pamctl
+PAMCTL_OBJ := $(B)/pam_dhis2/pamctl.o $(addprefix $(B)/pam_dhis2/, \
+              state.o usermap.o policy.o lookup.o host.o)
 
 HELPER := $(B)/dhis2-auth
 HELPER_SRC := $(wildcard helper/*.c)
@@ -78,7 +88,7 @@ SOURCES := $(wildcard include/dhis2/*.h lib/*.c lib/*.h pam_dhis2/*.c \
         format-check clean dist tests test-bins fuzz fuzz-build sanitizer-build \
         bench
 
-all: $(LIB) $(MOD) $(if $(HELPER_SRC),$(HELPER))
+all: $(LIB) $(MOD) $(PAMCTL) $(if $(HELPER_SRC),$(HELPER))
 
 $(LIB): $(LIB_OBJ)
 	$(AR) rcs $@ $^
@@ -97,6 +107,10 @@ $(B)/%.o: %.c $(wildcard include/dhis2/*.h) $(wildcard tests/support/*.h) \
 
 $(B)/tests/support/pamtest.o: CFLAGS += \
   -DDHIS2_MODULE_PATH='"$(abspath $(MOD))"'
+
+$(PAMCTL): $(PAMCTL_OBJ) $(LIB)
+	$(CC) -o $@ $(PAMCTL_OBJ) $(LIB) $(LDFLAGS) $(PKG_LIBS) \
+	  -Wl,--no-undefined -Wl,-z,relro,-z,now
 
 $(HELPER): $(HELPER_OBJ) $(LIB)
 	$(CC) -o $@ $(HELPER_OBJ) $(LIB) $(LDFLAGS) $(PKG_LIBS) \
@@ -230,15 +244,23 @@ format-check:
 install: all
 	install -d $(DESTDIR)$(PAMDIR)
 	install -m 0644 $(MOD) $(DESTDIR)$(PAMDIR)/
+	install -d $(DESTDIR)$(SBINDIR)
+	install -m 0755 $(PAMCTL) $(DESTDIR)$(SBINDIR)/
 	@if [ -f $(HELPER) ]; then \
 	  install -d $(DESTDIR)$(BINDIR) && \
 	  install -m 0755 $(HELPER) $(DESTDIR)$(BINDIR)/; fi
+	install -d $(DESTDIR)$(BASHCOMPDIR)
+	install -m 0644 packaging/bash-completion/dhis2-pamctl \
+	  packaging/bash-completion/dhis2-auth $(DESTDIR)$(BASHCOMPDIR)/
 	@for m in doc/*.[0-9]; do [ -f "$$m" ] || continue; \
 	  s=$${m##*.}; install -d $(DESTDIR)$(MANDIR)/man$$s && \
 	  install -m 0644 $$m $(DESTDIR)$(MANDIR)/man$$s/; done
 
 uninstall:
-	rm -f $(DESTDIR)$(PAMDIR)/pam_dhis2.so $(DESTDIR)$(BINDIR)/dhis2-auth
+	rm -f $(DESTDIR)$(PAMDIR)/pam_dhis2.so $(DESTDIR)$(BINDIR)/dhis2-auth \
+	  $(DESTDIR)$(SBINDIR)/dhis2-pamctl \
+	  $(DESTDIR)$(BASHCOMPDIR)/dhis2-pamctl \
+	  $(DESTDIR)$(BASHCOMPDIR)/dhis2-auth
 	@for m in doc/*.[0-9]; do [ -f "$$m" ] || continue; \
 	  s=$${m##*.}; rm -f $(DESTDIR)$(MANDIR)/man$$s/$${m##*/}; done
 

@@ -1,4 +1,5 @@
 /* The offline sign-in cache: one yescrypt-hashed record a user (cache.h). */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -442,29 +443,42 @@ static enum dhis2_err where_of(const struct dhis2_cache *c, const char *name,
 static int lock_user(const struct dhis2_cache *c, const struct where *w)
 {
   struct stat st;
-  int fd = open(w->lock, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY,
-                0600);
+  struct stat now;
+  int fd = -1;
 
-  if (fd < 0) {
-    dhis2_log(c->log, LOG_ERR, "offline cache %s: %s", w->lock,
-              strerror(errno));
-    return -1;
-  }
-  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
-      (st.st_mode & 077) != 0) {
-    dhis2_log(c->log, LOG_ERR, "offline cache %s: unsafe lock file", w->lock);
-    close(fd);
-    return -1;
-  }
-  while (flock(fd, LOCK_EX) != 0) {
-    if (errno != EINTR) {
+  /* dhis2_cache_purge() removes lock files: the lock counts only on the
+     file the path still names, so a waiter on a removed one opens anew. */
+  for (int tries = 0; tries < 10; tries++) {
+    fd = open(w->lock, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY,
+              0600);
+    if (fd < 0) {
       dhis2_log(c->log, LOG_ERR, "offline cache %s: %s", w->lock,
                 strerror(errno));
+      return -1;
+    }
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
+        st.st_uid != geteuid() || (st.st_mode & 077) != 0) {
+      dhis2_log(c->log, LOG_ERR, "offline cache %s: unsafe lock file",
+                w->lock);
       close(fd);
       return -1;
     }
+    while (flock(fd, LOCK_EX) != 0) {
+      if (errno != EINTR) {
+        dhis2_log(c->log, LOG_ERR, "offline cache %s: %s", w->lock,
+                  strerror(errno));
+        close(fd);
+        return -1;
+      }
+    }
+    if (lstat(w->lock, &now) == 0 && now.st_ino == st.st_ino &&
+        now.st_dev == st.st_dev)
+      return fd;
+    close(fd);
   }
-  return fd;
+  dhis2_log(c->log, LOG_ERR, "offline cache %s: lock file keeps changing",
+            w->lock);
+  return -1;
 }
 
 /* What reading a record gave. */
@@ -474,7 +488,8 @@ enum load {
   LOAD_ERROR, /* it could not be read (logged) */
 };
 
-/* Reads and checks the file at w->path: ours, private, regular, small. */
+/* Reads and checks the file at w->path: ours, private, regular, small,
+   and (name not NULL) of c->url and name. */
 static enum load record_load(const struct dhis2_cache *c,
                              const struct where *w, const char *name,
                              struct dhis2_cache_record **out)
@@ -547,8 +562,8 @@ static enum load record_load(const struct dhis2_cache *c,
     rc = LOAD_ERROR;
   } else if (perr != DHIS2_OK) {
     why = "does not parse";
-  } else if (strcmp((*out)->url, c->url) != 0 ||
-             strcmp((*out)->username, name) != 0) {
+  } else if (name != NULL && (strcmp((*out)->url, c->url) != 0 ||
+                              strcmp((*out)->username, name) != 0)) {
     why = "of another URL or user";
   } else {
     rc = LOAD_OK;
@@ -973,4 +988,165 @@ out:
     close(fd);
   dhis2_cache_record_free(rec);
   return v;
+}
+
+/* --- dhis2-pamctl: every record of the directory --- */
+
+/* True when s is a record's file name: 64 lower-case hex digits. */
+static bool record_file_name(const char *s, size_t len)
+{
+  if (len != 64)
+    return false;
+  for (size_t i = 0; i < len; i++)
+    if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+      return false;
+  return true;
+}
+
+/* w for the record file named hex in c->dir. */
+static bool where_hex(const struct dhis2_cache *c, const char *hex,
+                      struct where *w)
+{
+  snprintf(w->hex, sizeof(w->hex), "%s", hex);
+  return snprintf(w->path, sizeof(w->path), "%s/%s", c->dir, hex) <
+             (int)sizeof(w->path) &&
+         snprintf(w->lock, sizeof(w->lock), "%s/%s.lock", c->dir, hex) <
+             (int)sizeof(w->lock);
+}
+
+/* Removes the record and its lock file, holding the lock meanwhile. */
+static enum dhis2_err purge_where(const struct dhis2_cache *c,
+                                  const struct where *w)
+{
+  enum dhis2_err rc = DHIS2_OK;
+  int fd = lock_user(c, w);
+
+  if (fd < 0)
+    return DHIS2_ERR_IO;
+  if (unlink(w->path) != 0 && errno != ENOENT)
+    rc = DHIS2_ERR_IO;
+  /* A waiter on this lock file sees it gone and opens a new one. */
+  if (rc == DHIS2_OK && unlink(w->lock) != 0 && errno != ENOENT)
+    rc = DHIS2_ERR_IO;
+  if (rc != DHIS2_OK)
+    dhis2_log(c->log, LOG_ERR, "offline record %s: %s", w->path,
+              strerror(errno));
+  close(fd);
+  return rc;
+}
+
+/* Opens c->dir for a walk; NULL with *rc DHIS2_OK when it does not exist
+   (nothing was ever kept), else checked as where_of() does. */
+static DIR *open_dir(const struct dhis2_cache *c, enum dhis2_err *rc)
+{
+  struct stat st;
+  DIR *d;
+
+  *rc = DHIS2_OK;
+  if (c->dir == NULL || c->dir[0] != '/') {
+    *rc = DHIS2_ERR_CONFIG;
+    return NULL;
+  }
+  if (lstat(c->dir, &st) != 0 && errno == ENOENT)
+    return NULL;
+  *rc = dhis2_dir_ensure(c->dir, geteuid());
+  if (*rc != DHIS2_OK) {
+    dhis2_log(c->log, LOG_ERR,
+              "offline cache %s: unsafe (must be a directory of uid %u with "
+              "mode 0700)",
+              c->dir, (unsigned)geteuid());
+    return NULL;
+  }
+  d = opendir(c->dir);
+  if (d == NULL) {
+    *rc = DHIS2_ERR_IO;
+    dhis2_log(c->log, LOG_ERR, "offline cache %s: %s", c->dir,
+              strerror(errno));
+  }
+  return d;
+}
+
+enum dhis2_err dhis2_cache_list(const struct dhis2_cache *c,
+                                void (*fn)(const struct dhis2_cache_record *,
+                                           void *),
+                                void *ctx, unsigned *ignored)
+{
+  enum dhis2_err rc;
+  struct dirent *de;
+  DIR *d = open_dir(c, &rc);
+
+  *ignored = 0;
+  if (d == NULL)
+    return rc;
+  while ((de = readdir(d)) != NULL) {
+    struct dhis2_cache_record *rec = NULL;
+    struct where w;
+
+    if (!record_file_name(de->d_name, strlen(de->d_name)) ||
+        !where_hex(c, de->d_name, &w))
+      continue;
+    /* Records are replaced by rename: a read needs no lock. */
+    if (record_load(c, &w, NULL, &rec) != LOAD_OK) {
+      (*ignored)++;
+      continue;
+    }
+    fn(rec, ctx);
+    dhis2_cache_record_free(rec);
+  }
+  closedir(d);
+  return DHIS2_OK;
+}
+
+enum dhis2_err dhis2_cache_purge(const struct dhis2_cache *c, const char *name,
+                                 bool *found)
+{
+  enum dhis2_err rc;
+  struct where w;
+  struct stat st;
+
+  *found = false;
+  if (name == NULL || !dhis2_username_valid(name))
+    return DHIS2_ERR_INVAL;
+  if (lstat(c->dir, &st) != 0 && errno == ENOENT)
+    return DHIS2_OK;
+  rc = where_of(c, name, &w);
+  if (rc != DHIS2_OK)
+    return rc;
+  *found = lstat(w.path, &st) == 0;
+  return purge_where(c, &w);
+}
+
+enum dhis2_err dhis2_cache_purge_all(const struct dhis2_cache *c,
+                                     unsigned *count)
+{
+  enum dhis2_err rc;
+  enum dhis2_err one;
+  struct dirent *de;
+  DIR *d = open_dir(c, &rc);
+
+  *count = 0;
+  if (d == NULL)
+    return rc;
+  while ((de = readdir(d)) != NULL) {
+    size_t n = strlen(de->d_name);
+    bool lock = n == 69 && strcmp(de->d_name + 64, ".lock") == 0;
+    char hex[65];
+    struct where w;
+    struct stat st;
+
+    /* A lock file alone is purged too: the record went before. */
+    if (!record_file_name(de->d_name, lock ? 64 : n))
+      continue;
+    memcpy(hex, de->d_name, 64);
+    hex[64] = '\0';
+    if (!where_hex(c, hex, &w))
+      continue;
+    if (!lock && lstat(w.path, &st) == 0)
+      (*count)++;
+    one = purge_where(c, &w);
+    if (one != DHIS2_OK)
+      rc = one;
+  }
+  closedir(d);
+  return rc;
 }

@@ -2,19 +2,11 @@
    verified, and with account_check = lookup, DHIS2 asked about users it
    did not just check (SSH keys, the token method). */
 #include <limits.h>
-#include <sys/stat.h>
-#include <unistd.h>
-#include <stdlib.h>
-#include <string.h>
 #include <time.h>
 
 #include "dhis2/cache.h"
-#include "dhis2/file.h"
-#include "dhis2/pat.h"
 #include "dhis2/secret.h"
 #include "module.h"
-
-#define LOOKUP_PAT_MAX 4096
 
 /* Applies the policies to id: PAM_SUCCESS or PAM_PERM_DENIED (told). */
 static int judge(struct module *m, const struct dhis2_identity *id)
@@ -31,67 +23,11 @@ static int judge(struct module *m, const struct dhis2_identity *id)
   return PAM_PERM_DENIED;
 }
 
-/* True when path gives group and others no access at all. */
-static bool private_file(const char *path)
-{
-  struct stat st;
-
-  return lstat(path, &st) == 0 && (st.st_mode & 077) == 0;
-}
-
-/* The service PAT from lookup_pat_file (root's, 0600 or stricter): a
-   secret the caller frees with dhis2_secret_free(); NULL, logged, when it
-   cannot be used. */
-static char *lookup_pat(struct module *m)
-{
-  const char *path = m->cfg->lookup_pat_file;
-  char err[512] = "";
-  char *buf = NULL;
-  size_t len = 0;
-
-  /* Ours (root's, as the module runs), never writable by others; and
-     since it is a secret, never readable by them either. */
-  if (dhis2_file_read(path, geteuid(), 1, LOOKUP_PAT_MAX, &buf, &len, err,
-                      sizeof(err)) != DHIS2_OK) {
-    dhis2_log(&m->log, LOG_ERR, "lookup_pat_file: %s", err);
-    return NULL;
-  }
-  if (!private_file(path)) {
-    dhis2_log(&m->log, LOG_ERR,
-              "lookup_pat_file %s: readable by group or others: refused "
-              "(chmod 0600)",
-              path);
-    dhis2_secret_free(buf);
-    return NULL;
-  }
-  while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r' ||
-                     buf[len - 1] == ' ' || buf[len - 1] == '\t'))
-    buf[--len] = '\0';
-  if (dhis2_pat_classify(buf) == DHIS2_PAT_NONE) {
-    dhis2_log(&m->log, LOG_ERR,
-              "lookup_pat_file %s: not a DHIS2 Personal Access Token", path);
-    dhis2_secret_free(buf);
-    return NULL;
-  }
-  return buf;
-}
-
 /* The cache, for the snapshot of users DHIS2 cannot be asked about. */
 static bool cache_of(struct module *m, struct dhis2_cache *c, char *dir,
                      size_t dirlen)
 {
-  if (!m->cfg->offline || !state_path(m, "offline", dir, dirlen))
-    return false;
-  *c = (struct dhis2_cache){
-      .dir = dir,
-      .url = m->cfg->url,
-      .ttl = m->cfg->offline_ttl,
-      .failure_limit = m->cfg->offline_failure_limit,
-      .failure_delay = m->cfg->offline_failure_delay,
-      .twofactor_password = m->cfg->offline_twofactor_password,
-      .log = &m->log,
-  };
-  return true;
+  return m->cfg->offline && state_offline_cache(m, true, c, dir, dirlen);
 }
 
 /* DHIS2 could not be asked about name: the offline snapshot decides, else
@@ -141,28 +77,6 @@ static void forget(struct module *m, const char *name)
     dhis2_log(&m->log, LOG_ERR, "%s: offline record not removed", name);
 }
 
-/* Which filter form the server takes (2.37: userCredentials.username),
-   remembered so that a lookup costs one request. */
-static bool filter_memo(struct module *m)
-{
-  char *buf = NULL;
-  size_t len = 0;
-  bool legacy;
-
-  if (!state_cache_get(m, "usersfilter", m->cfg->url, 64, &buf, &len))
-    return false;
-  legacy = strcmp(buf, "legacy\n") == 0;
-  free(buf);
-  return legacy;
-}
-
-static void filter_memo_set(struct module *m, bool was, bool legacy)
-{
-  if (was != legacy)
-    state_cache_put(m, "usersfilter", m->cfg->url,
-                    legacy ? "legacy\n" : "top\n", legacy ? 7 : 4);
-}
-
 /* One /api/users lookup of name with the service PAT. */
 static int lookup(struct module *m, const char *name)
 {
@@ -179,11 +93,7 @@ static int lookup(struct module *m, const char *name)
     return PAM_AUTHINFO_UNAVAIL;
   err = dhis2_client_new(m->cfg, &m->log, &c);
   if (err == DHIS2_OK) {
-    bool was = filter_memo(m);
-    bool legacy = was;
-
-    err = dhis2_api_user_lookup(c, pat, name, &legacy, &a);
-    filter_memo_set(m, was, legacy);
+    err = lookup_user(m, c, pat, name, &a);
     server_date = c->server_date;
     if (err == DHIS2_OK && !a.disabled)
       host_path_fetch(m, c, DHIS2_AUTH_APITOKEN, NULL, pat);

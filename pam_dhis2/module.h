@@ -8,6 +8,7 @@
 #include <security/pam_modules.h>
 
 #include "dhis2/api.h"
+#include "dhis2/cache.h"
 #include "dhis2/config.h"
 #include "dhis2/log.h"
 
@@ -114,6 +115,33 @@ bool throttle_reserve(struct module *m, const char *name,
 void throttle_settle(struct module *m, const char *name,
                      struct throttle_slot *slot, enum throttle_outcome how);
 
+/* One attempt in a throttle file. */
+struct throttle_entry {
+  time_t t;
+  char id[THROTTLE_ID_LEN + 1]; /* "": a rejection; else still in flight */
+};
+
+/* One throttle file as dhis2-pamctl shows it. */
+struct throttle_file {
+  char hash[65];  /* its file name: SHA-256 of the name in lower case */
+  char name[256]; /* the name as last typed; "" in a file written before
+                     names were kept */
+  const struct throttle_entry *e; /* the attempts within failure_window */
+  size_t n;
+};
+
+/*
+ * dhis2-pamctl: calls fn with name's throttle file (name NULL: every
+ * file), each read under its lock; with fn NULL removes them instead, as
+ * a success would (a reserve waiting on one opens anew). Names are
+ * compared as the throttle does, ASCII case-insensitively. Makes no
+ * directory. Returns how many files there were, or -1 (logged) when
+ * state_dir cannot be used. f is only lent to fn.
+ */
+long throttle_each(struct module *m, const char *name,
+                   void (*fn)(const struct throttle_file *f, void *ctx),
+                   void *ctx);
+
 /* The memo of which kind the server is, and its release when the probe
    told it (else release is ""; len is its size, DHIS2_RELEASE_MAX):
    false when there is none (or it is older than a day: servers get
@@ -138,6 +166,13 @@ void state_cache_put(struct module *m, const char *prefix, const char *key,
 /* state_dir/sub (sub NULL: state_dir itself), both created root-only;
    false, logged, when unusable. */
 bool state_path(struct module *m, const char *sub, char *out, size_t outlen);
+
+/* The offline cache of m's configuration (DESIGN.md section 11), in
+   state_dir/offline, into c (pointing at dir, dirlen bytes, which must
+   outlive c): made root-only when make is set, else only named (a
+   listing changes nothing). False, logged, when unusable. */
+bool state_offline_cache(struct module *m, bool make, struct dhis2_cache *c,
+                         char *dir, size_t dirlen);
 
 /* --- offline sign-in (offline.c, DESIGN.md section 11) --- */
 
@@ -205,6 +240,19 @@ void host_path_fetch(struct module *m, struct dhis2_client *c,
 /* pam_sm_acct_mgmt: the policies, and with account_check = lookup the
    lookup of users DHIS2 did not just check (DESIGN.md section 4). */
 int module_account(struct module *m);
+
+/* --- the account lookup (lookup.c) --- */
+
+/* The service PAT from lookup_pat_file (root's, 0600 or stricter): a
+   secret the caller frees with dhis2_secret_free(); NULL, logged, when
+   it cannot be used. */
+char *lookup_pat(struct module *m);
+
+/* dhis2_api_user_lookup() of name on c with pat, in the filter form the
+   server took last time (kept in state_dir). Same results. */
+enum dhis2_err lookup_user(struct module *m, struct dhis2_client *c,
+                           const char *pat, const char *name,
+                           struct dhis2_account *a);
 
 /* --- account policy (policy.c) --- */
 

@@ -29,18 +29,7 @@ bool offline_applies(enum dhis2_err err)
 static bool cache_of(struct module *m, struct dhis2_cache *c, char *dir,
                      size_t dirlen)
 {
-  if (!state_path(m, "offline", dir, dirlen))
-    return false;
-  *c = (struct dhis2_cache){
-      .dir = dir,
-      .url = m->cfg->url,
-      .ttl = m->cfg->offline_ttl,
-      .failure_limit = m->cfg->offline_failure_limit,
-      .failure_delay = m->cfg->offline_failure_delay,
-      .twofactor_password = m->cfg->offline_twofactor_password,
-      .log = &m->log,
-  };
-  return true;
+  return state_offline_cache(m, true, c, dir, dirlen);
 }
 
 static enum dhis2_cache_slot slot_of(const char *secret)

@@ -64,18 +64,27 @@ bool state_path(struct module *m, const char *sub, char *out, size_t outlen)
   return true;
 }
 
+/* False when state_dir does not exist: nothing was kept yet, and a read
+   (of a memo, by the module or dhis2-pamctl check) makes nothing. */
+static bool state_exists(struct module *m)
+{
+  struct stat st;
+
+  return lstat(m->cfg->state_dir, &st) == 0 || errno != ENOENT;
+}
+
 /*
  * The throttle keeps one file per DHIS2 name in state_dir/throttle, named
- * by the name's hash, a line an attempt within the window: "TIME" for a
- * rejected password, "TIME ID" for one still in flight. Every change is
- * made under an exclusive flock; a file left with no line is removed, so
- * names that never failed leave nothing behind.
+ * by the hash of the name in lower case, a line an attempt within the
+ * window: "TIME" for a rejected password, "TIME ID" for one still in
+ * flight; and first a line "user NAME", the name as last typed, so that
+ * dhis2-pamctl can say whose it is (a reader that predates it skips the
+ * line: it does not start with a number). Every change is made under an
+ * exclusive flock; a file left with no attempt is removed, so names that
+ * never failed leave nothing behind.
  */
 
-struct entry {
-  time_t t;
-  char id[THROTTLE_ID_LEN + 1]; /* empty: a rejection */
-};
+#define THROTTLE_USER "user "
 
 /* The throttle directory and the path of name's file in it. */
 static bool throttle_path(struct module *m, const char *name, char *dir,
@@ -130,24 +139,42 @@ static int throttle_open(struct module *m, const char *path, bool create)
   return -1;
 }
 
-/* Reads the entries still within the window into e; returns their count. */
-static size_t throttle_read(struct module *m, int fd, struct entry *e,
-                            size_t max)
+/* Room for a file: the name line and every entry. */
+#define THROTTLE_FILE_MAX                                                     \
+  (sizeof(THROTTLE_USER) + 256 +                                              \
+   THROTTLE_MAX_ENTRIES * (21 + THROTTLE_ID_LEN + 2) + 1)
+
+/* Reads the entries still within the window into e, and the name line
+   into name (namelen bytes; "" when none; name may be NULL); returns the
+   count of entries. */
+static size_t throttle_read(struct module *m, int fd, struct throttle_entry *e,
+                            size_t max, char *name, size_t namelen)
 {
-  char buf[THROTTLE_MAX_ENTRIES * (21 + THROTTLE_ID_LEN + 2) + 1];
+  char buf[THROTTLE_FILE_MAX];
   time_t now = time(NULL);
   ssize_t got = pread(fd, buf, sizeof(buf) - 1, 0);
   size_t n = 0;
   char *save = NULL;
 
+  if (name != NULL && namelen > 0)
+    name[0] = '\0';
   if (got <= 0)
     return 0;
   buf[got] = '\0';
   for (char *l = strtok_r(buf, "\n", &save); l != NULL && n < max;
        l = strtok_r(NULL, "\n", &save)) {
     char *end;
-    long long v = strtoll(l, &end, 10);
+    long long v;
     size_t idlen = 0;
+
+    if (strncmp(l, THROTTLE_USER, strlen(THROTTLE_USER)) == 0) {
+      const char *u = l + strlen(THROTTLE_USER);
+
+      if (name != NULL && dhis2_username_valid(u) && strlen(u) < namelen)
+        memcpy(name, u, strlen(u) + 1);
+      continue;
+    }
+    v = strtoll(l, &end, 10);
 
     if (v <= 0 || (*end != '\0' && *end != ' '))
       continue;
@@ -165,11 +192,13 @@ static size_t throttle_read(struct module *m, int fd, struct entry *e,
   return n;
 }
 
-/* Rewrites the file with the n entries, or removes it when n is 0. */
+/* Rewrites the file with name's line and the n entries, or removes it
+   when n is 0. */
 static void throttle_write(struct module *m, int fd, const char *path,
-                           const struct entry *e, size_t n)
+                           const char *name, const struct throttle_entry *e,
+                           size_t n)
 {
-  char buf[THROTTLE_MAX_ENTRIES * (21 + THROTTLE_ID_LEN + 2) + 1];
+  char buf[THROTTLE_FILE_MAX];
   size_t len = 0;
 
   if (n == 0) {
@@ -177,6 +206,8 @@ static void throttle_write(struct module *m, int fd, const char *path,
       dhis2_log(&m->log, LOG_ERR, "throttle %s: %s", path, strerror(errno));
     return;
   }
+  if (dhis2_username_valid(name) && strlen(name) < 256)
+    len = (size_t)snprintf(buf, sizeof(buf), THROTTLE_USER "%s\n", name);
   for (size_t i = 0; i < n; i++)
     len += (size_t)snprintf(buf + len, sizeof(buf) - len, "%lld%s%s\n",
                             (long long)e[i].t, e[i].id[0] ? " " : "", e[i].id);
@@ -211,7 +242,7 @@ static void throttle_sweep(struct module *m, const char *dir)
 bool throttle_reserve(struct module *m, const char *name,
                       struct throttle_slot *slot)
 {
-  struct entry e[THROTTLE_MAX_ENTRIES];
+  struct throttle_entry e[THROTTLE_MAX_ENTRIES];
   unsigned char raw[THROTTLE_ID_LEN / 2];
   char dir[4096];
   char path[4200];
@@ -227,14 +258,14 @@ bool throttle_reserve(struct module *m, const char *name,
   fd = throttle_open(m, path, true);
   if (fd < 0)
     return true;
-  n = throttle_read(m, fd, e, THROTTLE_MAX_ENTRIES);
+  n = throttle_read(m, fd, e, THROTTLE_MAX_ENTRIES, NULL, 0);
   if (n >= m->cfg->failure_limit) {
-    throttle_write(m, fd, path, e, n);
+    throttle_write(m, fd, path, name, e, n);
     close(fd);
     return false;
   }
   if (getrandom(raw, sizeof(raw), 0) != (ssize_t)sizeof(raw)) {
-    throttle_write(m, fd, path, e, n);
+    throttle_write(m, fd, path, name, e, n);
     close(fd);
     return true;
   }
@@ -242,7 +273,7 @@ bool throttle_reserve(struct module *m, const char *name,
     snprintf(slot->id + 2 * i, 3, "%02x", raw[i]);
   e[n].t = time(NULL);
   memcpy(e[n].id, slot->id, sizeof(e[n].id));
-  throttle_write(m, fd, path, e, n + 1);
+  throttle_write(m, fd, path, name, e, n + 1);
   close(fd);
   slot->held = true;
   return true;
@@ -251,7 +282,7 @@ bool throttle_reserve(struct module *m, const char *name,
 void throttle_settle(struct module *m, const char *name,
                      struct throttle_slot *slot, enum throttle_outcome how)
 {
-  struct entry e[THROTTLE_MAX_ENTRIES];
+  struct throttle_entry e[THROTTLE_MAX_ENTRIES];
   char dir[4096];
   char path[4200];
   size_t n;
@@ -267,7 +298,7 @@ void throttle_settle(struct module *m, const char *name,
   fd = throttle_open(m, path, how == THROTTLE_REJECTED);
   if (fd < 0)
     return;
-  n = throttle_read(m, fd, e, THROTTLE_MAX_ENTRIES);
+  n = throttle_read(m, fd, e, THROTTLE_MAX_ENTRIES, NULL, 0);
   if (how == THROTTLE_SUCCESS)
     n = 0; /* the password is right: the name starts afresh */
   for (size_t i = 0; i < n; i++) {
@@ -285,7 +316,7 @@ void throttle_settle(struct module *m, const char *name,
     e[kept].id[0] = '\0';
     kept++;
   }
-  throttle_write(m, fd, path, e, kept);
+  throttle_write(m, fd, path, name, e, kept);
   close(fd);
 }
 
@@ -312,7 +343,7 @@ bool server_kind_get(struct module *m, enum dhis2_server_kind *kind,
 
   if (relsize > 0)
     release[0] = '\0';
-  if (!state_path(m, NULL, dir, sizeof(dir)) ||
+  if (!state_exists(m) || !state_path(m, NULL, dir, sizeof(dir)) ||
       !memo_name(m, name, sizeof(name)))
     return false;
   snprintf(path, sizeof(path), "%s/%s", dir, name);
@@ -383,7 +414,8 @@ bool state_cache_get(struct module *m, const char *prefix, const char *key,
   char path[4300];
   char err[512];
 
-  if (!cache_path(m, prefix, key, dir, sizeof(dir), name, sizeof(name)))
+  if (!state_exists(m) ||
+      !cache_path(m, prefix, key, dir, sizeof(dir), name, sizeof(name)))
     return false;
   snprintf(path, sizeof(path), "%s/%s", dir, name);
   if (dhis2_file_read(path, geteuid(), 0, max, buf, len, err, sizeof(err)) !=
@@ -406,4 +438,108 @@ void state_cache_put(struct module *m, const char *prefix, const char *key,
   if (dhis2_file_replace(dir, name, buf, len, 0600) != DHIS2_OK)
     dhis2_log(&m->log, LOG_ERR, "state_dir %s: cannot write: %s", dir,
               strerror(errno));
+}
+
+/* --- dhis2-pamctl's view of the throttle --- */
+
+/* state_dir/throttle when it exists (checked as state_path() does), else
+   "" (nothing was ever throttled); false, logged, when unusable. Makes
+   nothing: listing must not change the machine. */
+static bool throttle_dir(struct module *m, char *dir, size_t dirlen)
+{
+  struct stat st;
+
+  if (snprintf(dir, dirlen, "%s/throttle", m->cfg->state_dir) >= (int)dirlen)
+    return false;
+  if (lstat(dir, &st) != 0 && errno == ENOENT) {
+    dir[0] = '\0';
+    return true;
+  }
+  return state_path(m, "throttle", dir, dirlen);
+}
+
+/* Shows (fn set) or removes (fn NULL) the file hex in dir under its lock;
+   true when there was one. */
+static bool throttle_visit(struct module *m, const char *dir, const char *hex,
+                           void (*fn)(const struct throttle_file *, void *),
+                           void *ctx)
+{
+  struct throttle_entry e[THROTTLE_MAX_ENTRIES];
+  struct throttle_file f = {.e = e};
+  char path[4200];
+  int fd;
+
+  if (snprintf(path, sizeof(path), "%s/%s", dir, hex) >= (int)sizeof(path))
+    return false;
+  fd = throttle_open(m, path, false);
+  if (fd < 0)
+    return false;
+  if (fn == NULL) {
+    throttle_write(m, fd, path, NULL, NULL, 0);
+  } else {
+    snprintf(f.hash, sizeof(f.hash), "%s", hex);
+    f.n =
+        throttle_read(m, fd, e, THROTTLE_MAX_ENTRIES, f.name, sizeof(f.name));
+    fn(&f, ctx);
+  }
+  close(fd);
+  return true;
+}
+
+long throttle_each(struct module *m, const char *name,
+                   void (*fn)(const struct throttle_file *, void *), void *ctx)
+{
+  char dir[4096];
+  char hex[65];
+  struct dirent *de;
+  DIR *d;
+  long count = 0;
+
+  if (!throttle_dir(m, dir, sizeof(dir)))
+    return -1;
+  if (dir[0] == '\0')
+    return 0;
+  if (name != NULL) {
+    if (!hash_name(name, true, hex))
+      return -1;
+    return throttle_visit(m, dir, hex, fn, ctx) ? 1 : 0;
+  }
+  d = opendir(dir);
+  if (d == NULL) {
+    dhis2_log(&m->log, LOG_ERR, "throttle %s: %s", dir, strerror(errno));
+    return -1;
+  }
+  while ((de = readdir(d)) != NULL) {
+    if (strlen(de->d_name) != 64 ||
+        strspn(de->d_name, "0123456789abcdef") != 64)
+      continue;
+    if (throttle_visit(m, dir, de->d_name, fn, ctx))
+      count++;
+  }
+  closedir(d);
+  return count;
+}
+
+/* --- the offline cache's place (offline.c, account.c, dhis2-pamctl) --- */
+
+bool state_offline_cache(struct module *m, bool make, struct dhis2_cache *c,
+                         char *dir, size_t dirlen)
+{
+  if (make) {
+    if (!state_path(m, "offline", dir, dirlen))
+      return false;
+  } else if (snprintf(dir, dirlen, "%s/offline", m->cfg->state_dir) >=
+             (int)dirlen) {
+    return false;
+  }
+  *c = (struct dhis2_cache){
+      .dir = dir,
+      .url = m->cfg->url,
+      .ttl = m->cfg->offline_ttl,
+      .failure_limit = m->cfg->offline_failure_limit,
+      .failure_delay = m->cfg->offline_failure_delay,
+      .twofactor_password = m->cfg->offline_twofactor_password,
+      .log = &m->log,
+  };
+  return true;
 }

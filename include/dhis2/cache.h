@@ -192,4 +192,34 @@ void dhis2_cache_record_free(struct dhis2_cache_record *r);
 /* The record's window end: min(checked_local, checked_server) + ttl. */
 time_t dhis2_cache_record_end(const struct dhis2_cache_record *r, long ttl);
 
+/* --- the whole directory, for dhis2-pamctl --- */
+
+/*
+ * Calls fn with every record in c->dir that can be read (of any URL:
+ * the caller compares rec->url), in directory order; counts into
+ * *ignored the files that are not (unsafe, unparsable: logged). A
+ * missing directory holds nothing (DHIS2_OK) and is not made. Returns
+ * DHIS2_OK, DHIS2_ERR_CONFIG (an unsafe directory) or DHIS2_ERR_IO.
+ * rec is only lent to fn.
+ */
+enum dhis2_err dhis2_cache_list(const struct dhis2_cache *c,
+                                void (*fn)(const struct dhis2_cache_record *,
+                                           void *),
+                                void *ctx, unsigned *ignored);
+
+/*
+ * Removes name's record of c->url and its lock file, holding the lock
+ * meanwhile (a sign-in of that user waiting on it goes on with no
+ * record). *found says whether there was a record. Returns DHIS2_OK (also
+ * when there was none), DHIS2_ERR_INVAL (a name that is no DHIS2 name),
+ * DHIS2_ERR_IO, DHIS2_ERR_CONFIG.
+ */
+enum dhis2_err dhis2_cache_purge(const struct dhis2_cache *c, const char *name,
+                                 bool *found);
+
+/* As dhis2_cache_purge() for every record in c->dir, of any URL,
+   readable or not; *count gets how many records were removed. */
+enum dhis2_err dhis2_cache_purge_all(const struct dhis2_cache *c,
+                                     unsigned *count);
+
 #endif /* DHIS2_CACHE_H */

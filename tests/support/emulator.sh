@@ -5,7 +5,8 @@
 #                        and EMU_PID; its stdin is fd 8, so it also exits
 #                        when the script does.
 #   emulator_stop        stops it by pid.
-#   emulator_ctl M PATH  calls its control API; prints the reply.
+#   emulator_ctl M PATH [JSON]  calls its control API (with JSON as the
+#                        body); prints the reply.
 #   fixture_get USER password|secret|pat   a value from the fixture.
 
 emu_top=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -46,7 +47,7 @@ emulator_stop() {
 
 emulator_ctl() {
   node -e '
-    const [method, path, port] = process.argv.slice(1);
+    const [method, path, port, body] = process.argv.slice(1);
     const req = require("http").request({ host: "127.0.0.1", port, path,
       method, timeout: 5000 }, (res) => {
       let b = "";
@@ -58,7 +59,8 @@ emulator_ctl() {
     });
     req.on("timeout", () => req.destroy(new Error("timeout")));
     req.on("error", (e) => { console.error(e.message); process.exit(1); });
-    req.end();' "$1" "$2" "$EMU_CONTROL_PORT"
+    if (body) req.setHeader("Content-Type", "application/json");
+    req.end(body || undefined);' "$1" "$2" "$EMU_CONTROL_PORT" "${3:-}"
 }
 
 fixture_get() {
