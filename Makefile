@@ -9,6 +9,7 @@
 #   make install    PREFIX, DESTDIR, SYSCONFDIR, PAMDIR, BINDIR, SBINDIR,
 #                   MANDIR and BASHCOMPDIR are honoured
 #   make dist       build/pam_dhis2-VERSION.tar.gz of HEAD, for rpmbuild
+#   make check-packaging   only the packages' tier (tests/packaging/run)
 
 PREFIX ?= /usr/local
 SYSCONFDIR ?= /etc
@@ -84,7 +85,7 @@ SOURCES := $(wildcard include/dhis2/*.h lib/*.c lib/*.h pam_dhis2/*.c \
              pam_dhis2/*.h helper/*.c helper/*.h tests/*/*.c tests/*/*.h \
              bench/*.c)
 
-.PHONY: all check check-tests deps demo install uninstall format \
+.PHONY: all check check-tests check-packaging deps demo install uninstall format \
         format-check clean dist tests test-bins fuzz fuzz-build sanitizer-build \
         bench
 
@@ -219,6 +220,10 @@ check-tests: format-check tests fuzz-build sanitizer-build
 	@VALGRIND_TESTS="$(PAMTEST_BIN)" FUZZ_TARGETS="$(FUZZ_BIN)" \
 	  FUZZ_SECONDS=4 SANITIZER_TESTS="$(SAN_BIN)" tests/run-tests \
 	  $(UNIT_BIN) $(PAMTEST_BIN)
+
+# The .debs and the rpm built, linted and used (make check runs it too).
+check-packaging: deps
+	@tests/packaging/run
 
 deps:
 	@packaging/install-deps
