@@ -1014,16 +1014,20 @@ static bool where_hex(const struct dhis2_cache *c, const char *hex,
              (int)sizeof(w->lock);
 }
 
-/* Removes the record and its lock file, holding the lock meanwhile. */
+/* Removes the record and its lock file, holding the lock meanwhile;
+ *found tells whether there was a record. */
 static enum dhis2_err purge_where(const struct dhis2_cache *c,
-                                  const struct where *w)
+                                  const struct where *w, bool *found)
 {
   enum dhis2_err rc = DHIS2_OK;
   int fd = lock_user(c, w);
 
+  *found = false;
   if (fd < 0)
     return DHIS2_ERR_IO;
-  if (unlink(w->path) != 0 && errno != ENOENT)
+  if (unlink(w->path) == 0)
+    *found = true;
+  else if (errno != ENOENT)
     rc = DHIS2_ERR_IO;
   /* A waiter on this lock file sees it gone and opens a new one. */
   if (rc == DHIS2_OK && unlink(w->lock) != 0 && errno != ENOENT)
@@ -1112,8 +1116,7 @@ enum dhis2_err dhis2_cache_purge(const struct dhis2_cache *c, const char *name,
   rc = where_of(c, name, &w);
   if (rc != DHIS2_OK)
     return rc;
-  *found = lstat(w.path, &st) == 0;
-  return purge_where(c, &w);
+  return purge_where(c, &w, found);
 }
 
 enum dhis2_err dhis2_cache_purge_all(const struct dhis2_cache *c,
@@ -1133,17 +1136,21 @@ enum dhis2_err dhis2_cache_purge_all(const struct dhis2_cache *c,
     char hex[65];
     struct where w;
     struct stat st;
+    bool found = false;
 
-    /* A lock file alone is purged too: the record went before. */
+    /* A record is purged by whichever of its two files comes first; a
+       lock file alone too (its record went before). Once both are gone
+       the other is skipped: a purge would make a lock file anew. */
     if (!record_file_name(de->d_name, lock ? 64 : n))
       continue;
     memcpy(hex, de->d_name, 64);
     hex[64] = '\0';
-    if (!where_hex(c, hex, &w))
+    if (!where_hex(c, hex, &w) ||
+        (lstat(w.path, &st) != 0 && lstat(w.lock, &st) != 0))
       continue;
-    if (!lock && lstat(w.path, &st) == 0)
+    one = purge_where(c, &w, &found);
+    if (found)
       (*count)++;
-    one = purge_where(c, &w);
     if (one != DHIS2_OK)
       rc = one;
   }
