@@ -8,6 +8,8 @@
 #   make fuzz       run every libFuzzer target for FUZZ_SECONDS (default 60)
 #   make install    PREFIX, DESTDIR, SYSCONFDIR, PAMDIR, BINDIR, SBINDIR,
 #                   MANDIR and BASHCOMPDIR are honoured
+#   make dist       build/pam_dhis2-VERSION.tar.gz of HEAD, for rpmbuild
+#   make check-packaging   only the packages' tier (tests/packaging/run)
 
 PREFIX ?= /usr/local
 SYSCONFDIR ?= /etc
@@ -39,6 +41,8 @@ endif
 CFLAGS ?= -O2 -g
 CFLAGS += -std=c11 -D_GNU_SOURCE -fPIC -fvisibility=hidden $(WARNINGS) -Iinclude $(PKG_CFLAGS) \
           -DDHIS2_SYSCONF_FILE='"$(SYSCONFDIR)/security/pam_dhis2.conf"'
+# Preprocessor flags of the build system (dpkg-buildflags' _FORTIFY_SOURCE).
+CPPFLAGS ?=
 LDFLAGS ?=
 # Sanitizer flags for a whole build (the sanitizer tier sets them, with
 # B=build-san).
@@ -81,8 +85,8 @@ SOURCES := $(wildcard include/dhis2/*.h lib/*.c lib/*.h pam_dhis2/*.c \
              pam_dhis2/*.h helper/*.c helper/*.h tests/*/*.c tests/*/*.h \
              bench/*.c)
 
-.PHONY: all check check-tests deps demo install uninstall format \
-        format-check clean tests test-bins fuzz fuzz-build sanitizer-build \
+.PHONY: all check check-tests check-packaging deps demo install uninstall format \
+        format-check clean dist tests test-bins fuzz fuzz-build sanitizer-build \
         bench
 
 all: $(LIB) $(MOD) $(PAMCTL) $(if $(HELPER_SRC),$(HELPER))
@@ -100,7 +104,7 @@ $(MOD): $(MOD_OBJ) $(LIB) pam_dhis2/pam_dhis2.map
 $(B)/%.o: %.c $(wildcard include/dhis2/*.h) $(wildcard tests/support/*.h) \
            $(wildcard lib/*.h pam_dhis2/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c -o $@ $<
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
 $(B)/tests/support/pamtest.o: CFLAGS += \
   -DDHIS2_MODULE_PATH='"$(abspath $(MOD))"'
@@ -217,8 +221,20 @@ check-tests: format-check tests fuzz-build sanitizer-build
 	  FUZZ_SECONDS=4 SANITIZER_TESTS="$(SAN_BIN)" tests/run-tests \
 	  $(UNIT_BIN) $(PAMTEST_BIN)
 
+# The .debs and the rpm built, linted and used (make check runs it too).
+check-packaging: deps
+	@tests/packaging/run
+
 deps:
 	@packaging/install-deps
+
+# The source tarball rpmbuild takes (packaging/rpm): what git has at HEAD.
+VERSION := $(shell sed -n 's/^Version: *//p' packaging/rpm/pam_dhis2.spec)
+
+dist:
+	@mkdir -p $(B)
+	git archive --prefix=pam_dhis2-$(VERSION)/ \
+	  -o $(B)/pam_dhis2-$(VERSION).tar.gz HEAD
 
 demo: deps
 	@$(MAKE) --no-print-directory all

@@ -1639,8 +1639,9 @@ Test(config, loopback_refuses_every_other_host)
   cr_expect(!dhis2_url_is_loopback(NULL));
 }
 
-/* The example an administrator copies must load as shipped, and with its
-   commented keys switched on. */
+/* The example an administrator copies (and the packages install) names no
+   server: it is refused for that alone, and loads with its commented keys
+   switched on. */
 Test(config, shipped_example_loads_with_and_without_its_comments)
 {
   const char *top = getenv("DHIS2_SRCDIR");
@@ -1658,10 +1659,16 @@ Test(config, shipped_example_loads_with_and_without_its_comments)
   n = fread(text, 1, sizeof(text) - 1, f);
   fclose(f);
   text[n] = '\0';
-  cr_assert_eq(load_text(text, 0, NULL, &cfg), DHIS2_OK, "%s", err);
-  cr_assert_eq(cfg->failure_window, 900);
-  dhis2_config_free(cfg);
-  cfg = NULL;
+  cr_assert_eq(load_text(text, 0, NULL, &cfg), DHIS2_ERR_CONFIG);
+  cr_assert(strstr(err, "url: not set") != NULL, "%s", err);
+  {
+    const char *url[] = {"url=https://dhis2.example.org/dhis"};
+
+    cr_assert_eq(load_text(text, 1, url, &cfg), DHIS2_OK, "%s", err);
+    cr_assert_eq(cfg->failure_window, 900);
+    dhis2_config_free(cfg);
+    cfg = NULL;
+  }
 
   /* "#key = value" lines become settings; prose comments stay. */
   n = 0;
