@@ -1646,8 +1646,8 @@ Test(config, shipped_example_loads_with_and_without_its_comments)
 {
   const char *top = getenv("DHIS2_SRCDIR");
   char path[PATH_MAX];
-  char text[8192];
-  char uncommented[8192];
+  char text[16384];
+  char uncommented[16384];
   struct dhis2_config *cfg = NULL;
   size_t n = 0;
   FILE *f;
@@ -1700,6 +1700,29 @@ Test(config, shipped_example_loads_with_and_without_its_comments)
     cr_assert_eq(load_text(uncommented, 1, sudo, &cfg), DHIS2_OK, "%s", err);
     cr_assert(cfg->offline);
     cr_assert_eq(cfg->offline_ttl, 3600);
+    dhis2_config_free(cfg);
+    cfg = NULL;
+  }
+
+  /* The key-login, clinic and district profiles. */
+  {
+    const char *sshd[] = {"profile=sshd"};
+    const char *clinic[] = {"profile=clinic-kiosk"};
+    const char *district[] = {"profile=district-server"};
+
+    cr_assert_eq(load_text(uncommented, 1, sshd, &cfg), DHIS2_OK, "%s", err);
+    cr_assert(cfg->account_check_lookup);
+    cr_assert_str_eq(cfg->lookup_pat_file, "/etc/security/pam_dhis2.lookup");
+    dhis2_config_free(cfg);
+    cfg = NULL;
+    cr_assert_eq(load_text(uncommented, 1, clinic, &cfg), DHIS2_OK, "%s", err);
+    cr_assert_str_eq(cfg->host_orgunit, "DiszpKrYNg8");
+    cr_assert(cfg->offline);
+    dhis2_config_free(cfg);
+    cfg = NULL;
+    cr_assert_eq(load_text(uncommented, 1, district, &cfg), DHIS2_OK, "%s",
+                 err);
+    cr_assert(dhis2_strlist_contains(&cfg->require_orgunit, "O6uvpzGd5pu"));
     dhis2_config_free(cfg);
   }
 }
