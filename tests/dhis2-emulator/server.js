@@ -89,9 +89,9 @@ async function main() {
   const ctl = http.createServer(control.makeHandler(env));
   const ctlPort = await listen(ctl, '127.0.0.1');
   // The external identity provider (lib/oauth2.js), same host and scheme.
-  // The OAuth2 side loads oidc-provider and makes its keys in the
-  // background (about a second): the ready line does not wait for it, the
-  // requests that need it do (env.oauth2Ready). Should it fail (npm ci not
+  // The OAuth2 side loads oidc-provider and makes its keys (about a
+  // second) when first needed: the requests that need it wait for it
+  // (env.oauth2Ready). Should it fail (npm ci not
   // run), the DHIS2 API goes on without it.
   const idp = make(async (req, res) => {
     const o = await env.oauth2Ready;
@@ -100,13 +100,22 @@ async function main() {
     return res.end('OAuth2 side unavailable\n');
   });
   env.idpPort = await listen(idp, opts.host);
-  env.oauth2Ready = oauth2.create(env).then((o) => {
-    env.oauth2 = o;
-    env.idpHandle = o.makeIdpHandler();
-    return o;
-  }, (e) => {
-    process.stderr.write(`dhis2-emulator: OAuth2 side unavailable: ${e.message}\n`);
-    return null;
+  // Built at the first request that needs it, not at start-up: most test
+  // processes never touch OAuth2, and loading oidc-provider and making
+  // keys is most of what an emulator's start costs.
+  let building = null;
+  Object.defineProperty(env, 'oauth2Ready', {
+    get() {
+      building ??= oauth2.create(env).then((o) => {
+        env.oauth2 = o;
+        env.idpHandle = o.makeIdpHandler();
+        return o;
+      }, (e) => {
+        process.stderr.write(`dhis2-emulator: OAuth2 side unavailable: ${e.message}\n`);
+        return null;
+      });
+      return building;
+    },
   });
 
   const servers = [main, sink, ctl, idp];

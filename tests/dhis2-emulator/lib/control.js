@@ -154,7 +154,7 @@ function makeHandler(env) {
       }
       default:
         // The OAuth2 side's switches (lib/oauth2.js).
-        if (env.oauth2Ready && /^\/oauth2(\/|$)/.test(url.pathname)) {
+        if (/^\/oauth2(\/|$)/.test(url.pathname)) {
           const o = await env.oauth2Ready;
           if (!o) return h.sendJson(res, 503, { error: 'OAuth2 side unavailable' });
           return o.control(req, res, url, body);

@@ -30,8 +30,8 @@ function absolute(ctx, path) {
 
 function makeHandler(env) {
   return async function handle(req, res) {
-    // The OAuth2 side is built after start-up; wait for it only if needed.
-    if (!env.oauth2 && env.oauth2Ready && oauth2.mayNeed(req)) await env.oauth2Ready;
+    // The OAuth2 side is built when first needed; only such requests wait.
+    if (!env.oauth2 && oauth2.mayNeed(req)) await env.oauth2Ready;
     const { state } = env;
     // DHIS2's clock, as Tomcat sends it, is the emulator's "now": moved by
     // POST /clock, so a test can show a server clock apart from ours.
