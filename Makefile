@@ -99,7 +99,7 @@ $(LIB): $(LIB_OBJ)
 $(MOD): $(MOD_OBJ) $(LIB) pam_dhis2/pam_dhis2.map
 	$(CC) -shared -o $@ $(MOD_OBJ) $(LIB) $(LDFLAGS) \
 	  -Wl,--version-script=pam_dhis2/pam_dhis2.map -Wl,--no-undefined \
-	  -Wl,-z,relro,-z,now $(PKG_LIBS) $(PAM_LIBS)
+	  -Wl,-z,relro,-z,now $(PKG_LIBS) $(QRENCODE_LIBS) $(PAM_LIBS)
 
 $(B)/%.o: %.c $(wildcard include/dhis2/*.h) $(wildcard tests/support/*.h) \
            $(wildcard lib/*.h pam_dhis2/*.h)

@@ -28,6 +28,7 @@
 #define CONF_OFFLINE_TTL_MAX (90L * 86400)
 /* Past a day a wrong-secret delay only locks the user out of the host. */
 #define CONF_OFFLINE_DELAY_MAX 86400L
+#define CONF_DEVICE_TIMEOUT_MAX 900L
 #define CONF_UID_MAX 4294967294ul /* (uid_t)-1 means "no uid" */
 
 enum key_id {
@@ -59,6 +60,8 @@ enum key_id {
   KEY_OFFLINE_HASH_COST,
   KEY_OFFLINE_FAILURE_DELAY,
   KEY_OFFLINE_TWOFACTOR,
+  KEY_DEVICE_TIMEOUT,
+  KEY_STORE_TOKENS,
   KEY_OAUTH2,
   KEY_ISSUER,
   KEY_CLIENT_ID,
@@ -102,6 +105,8 @@ static const struct key_name {
     {"offline_hash_cost", KEY_OFFLINE_HASH_COST},
     {"offline_failure_delay", KEY_OFFLINE_FAILURE_DELAY},
     {"offline_twofactor", KEY_OFFLINE_TWOFACTOR},
+    {"device_timeout", KEY_DEVICE_TIMEOUT},
+    {"store_tokens", KEY_STORE_TOKENS},
     {"oauth2", KEY_OAUTH2},
     {"issuer", KEY_ISSUER},
     {"client_id", KEY_CLIENT_ID},
@@ -637,8 +642,10 @@ static enum dhis2_err set_methods(unsigned *dst, const char *v,
       m |= DHIS2_METHOD_PAT;
     else if (strcmp(l.v[i], "token") == 0)
       m |= DHIS2_METHOD_TOKEN;
+    else if (strcmp(l.v[i], "device") == 0)
+      m |= DHIS2_METHOD_DEVICE;
     else {
-      *why = "not a list of password, pat, token";
+      *why = "not a list of password, pat, token, device";
       goto out;
     }
   }
@@ -846,6 +853,16 @@ static enum dhis2_err set_value(struct target *t, const struct where *w,
       rc = DHIS2_OK;
     } else
       *why = "not deny or password";
+    break;
+  case KEY_DEVICE_TIMEOUT:
+    rc = set_seconds(&cfg->device_timeout, v, CONF_DEVICE_TIMEOUT_MAX,
+                     "must be at most 15m", why);
+    break;
+  case KEY_STORE_TOKENS:
+    if (dhis2_parse_bool(v, &cfg->store_tokens) == DHIS2_OK)
+      rc = DHIS2_OK;
+    else
+      *why = "not yes or no";
     break;
   case KEY_OAUTH2:
     c = choice(v, oauth2);
@@ -1372,6 +1389,8 @@ static struct dhis2_config *config_new(void)
   cfg->offline_hash_cost = DHIS2_CACHE_COST;
   cfg->offline_failure_delay = 5L * 60;
   cfg->offline_twofactor_password = false;
+  cfg->device_timeout = 120;
+  cfg->store_tokens = true;
   cfg->oauth2 = DHIS2_OAUTH2_DHIS2;
   cfg->redirect_port = 8765;
   cfg->token_store = DHIS2_STORE_AUTO;

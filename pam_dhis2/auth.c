@@ -235,6 +235,8 @@ int module_authenticate(struct module *m)
   struct check_info info = {0};
   enum dhis2_err err = DHIS2_ERR_INTERNAL;
   char *secret = NULL;
+  struct dhis2_tokens tokens = {0};
+  bool device = false;
   char why[512];
   double t0 = now();
   int pam_rc = PAM_SUCCESS;
@@ -287,7 +289,8 @@ int module_authenticate(struct module *m)
       rc = PAM_BUF_ERR;
       goto out;
     }
-    if ((m->cfg->methods & (DHIS2_METHOD_PASSWORD | DHIS2_METHOD_PAT)) == 0) {
+    if ((m->cfg->methods & (DHIS2_METHOD_PASSWORD | DHIS2_METHOD_PAT |
+                            DHIS2_METHOD_DEVICE)) == 0) {
       /* Nothing to prompt for: the stack's next line (a password) goes
          on when this one says authinfo_unavail=ignore. */
       rc = PAM_AUTHINFO_UNAVAIL;
@@ -296,9 +299,25 @@ int module_authenticate(struct module *m)
     how = "-";
     err = DHIS2_ERR_INTERNAL;
   }
-  rc = conv_get_secret(m, &secret);
+  device = device_configured(m);
+  if (device && (m->cfg->methods &
+                 (DHIS2_METHOD_PASSWORD | DHIS2_METHOD_PAT)) == 0)
+    goto device_flow;
+  if (!device && (m->cfg->methods &
+                  (DHIS2_METHOD_PASSWORD | DHIS2_METHOD_PAT)) == 0) {
+    /* device alone, and it cannot be offered: logged already. */
+    rc = PAM_AUTHINFO_UNAVAIL;
+    goto out;
+  }
+  rc = conv_get_secret(m,
+                       device ? "Password, or press Enter for a code on "
+                                "another device: "
+                              : "Password: ",
+                       &secret);
   if (rc != PAM_SUCCESS)
     goto out;
+  if (device && secret[0] == '\0')
+    goto device_flow;
   /* Wrong offline secrets hold the user back, online too: nothing is
      sent until the delay ends. */
   if (secret[0] != '\0' && offline_delayed(m, t.dhis2_name)) {
@@ -345,6 +364,15 @@ int module_authenticate(struct module *m)
     rc = PAM_AUTH_ERR;
   if (rc != PAM_SUCCESS)
     goto out;
+  goto verified;
+device_flow:
+  /* No password is sent: the throttle and the offline record have no
+     part in it. */
+  how = "device";
+  rc = device_signin(m, t.dhis2_name, &id, &tokens);
+  err = rc == PAM_SUCCESS ? DHIS2_OK : DHIS2_ERR_INTERNAL;
+  if (rc != PAM_SUCCESS)
+    goto out;
 verified:
   /* The auth line may carry the policy too: enforce it here as well, so
      it holds even where the account phase does not see our data. */
@@ -356,6 +384,10 @@ verified:
     rc = PAM_PERM_DENIED;
     goto out;
   }
+  /* Only a sign-in that passed the policies leaves tokens behind; never
+     in a shared kiosk account. */
+  if (strcmp(how, "device") == 0 && t.kiosk_user == NULL)
+    device_keep_tokens(m, user, id, &tokens);
   rc = module_export_env(m, id);
   if (rc == PAM_SUCCESS && t.kiosk_user != NULL)
     rc = pam_set_item(m->pamh, PAM_USER, t.kiosk_user);
@@ -392,6 +424,7 @@ out:
               t.kiosk_user ? t.kiosk_user : "", how, outcome, now() - t0);
   dhis2_identity_free(id);
   dhis2_secret_free(secret);
+  dhis2_tokens_clear(&tokens);
   user_target_clear(&t);
   free(user);
   return rc;

@@ -8,7 +8,7 @@
 #include "dhis2/secret.h"
 #include "module.h"
 
-int conv_get_secret(struct module *m, char **out)
+int conv_get_secret(struct module *m, const char *prompt, char **out)
 {
   const void *item = NULL;
   char *typed = NULL;
@@ -27,7 +27,7 @@ int conv_get_secret(struct module *m, char **out)
       return PAM_AUTH_ERR;
     }
   }
-  rc = pam_prompt(m->pamh, PAM_PROMPT_ECHO_OFF, &typed, "Password: ");
+  rc = pam_prompt(m->pamh, PAM_PROMPT_ECHO_OFF, &typed, "%s", prompt);
   if (rc != PAM_SUCCESS)
     return rc == PAM_CONV_AGAIN ? PAM_INCOMPLETE : rc;
   if (typed == NULL)

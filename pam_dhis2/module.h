@@ -11,6 +11,7 @@
 #include "dhis2/cache.h"
 #include "dhis2/config.h"
 #include "dhis2/log.h"
+#include "dhis2/oauth2.h"
 
 /* The module's entry points are its only exported symbols. */
 #define DHIS2_EXPORT __attribute__((visibility("default")))
@@ -75,11 +76,11 @@ void user_target_clear(struct user_target *t);
 
 /*
  * Gets the secret for this attempt honouring use_first_pass and
- * try_first_pass; a prompted secret is also stored as PAM_AUTHTOK for the
- * modules after us. *out is a copy the caller frees with
- * dhis2_secret_free(). Returns a PAM code.
+ * try_first_pass, asking with prompt ("Password: "); a prompted secret is
+ * also stored as PAM_AUTHTOK for the modules after us. *out is a copy the
+ * caller frees with dhis2_secret_free(). Returns a PAM code.
  */
-int conv_get_secret(struct module *m, char **out);
+int conv_get_secret(struct module *m, const char *prompt, char **out);
 
 /* Asks for a DHIS2 verification code; *out as above. */
 int conv_get_code(struct module *m, char **out);
@@ -163,6 +164,12 @@ bool state_cache_get(struct module *m, const char *prefix, const char *key,
 void state_cache_put(struct module *m, const char *prefix, const char *key,
                      const char *buf, size_t len);
 
+/* Takes one of max slots for name's device sign-ins (flock on
+   state_dir/device/<hash>.N, released when the returned descriptor is
+   closed or the process ends): the descriptor; -1 when all are taken;
+   -2 (logged) when state_dir cannot be used, which never blocks. */
+int state_device_slot(struct module *m, const char *name, unsigned max);
+
 /* state_dir/sub (sub NULL: state_dir itself), both created root-only;
    false, logged, when unusable. */
 bool state_path(struct module *m, const char *sub, char *out, size_t outlen);
@@ -221,6 +228,51 @@ int offline_signin(struct module *m, const char *name, const char *secret,
 enum dhis2_err token_check(struct module *m, const char *pam_user,
                            const char *dhis2_name, struct dhis2_identity **id,
                            char *why, size_t whylen);
+
+/* --- the device method (device.c) --- */
+
+/* At most this many device sign-ins of one DHIS2 name wait at a time. */
+#define DEVICE_PENDING_MAX 2
+
+/*
+ * True when methods holds device and it can be offered: oauth2 = oidc and
+ * a client_id. Otherwise false, with one log line saying why when methods
+ * holds it (oauth2 = dhis2: DHIS2's own clients cannot hold the grant).
+ */
+bool device_configured(struct module *m);
+
+/*
+ * The device flow at the prompt for the DHIS2 user dhis2_name: discovery
+ * at the issuer (no device_authorization_endpoint: logged,
+ * PAM_AUTHINFO_UNAVAIL), a free slot of DEVICE_PENDING_MAX for the name
+ * (else PAM_MAXTRIES, told), the device authorization, then one echo-on
+ * prompt holding the verification URL, the user code and a QR code of
+ * verification_uri_complete, which the user answers with Enter once they
+ * have approved. Polling honours interval, slow_down (+5 s) and
+ * expires_in, and ends at device_timeout; a poll still pending asks again
+ * ("Not approved yet ..."), and a conversation that fails ends it all
+ * (its PAM code is returned, nothing more is sent). Denied, expired or
+ * timed out: PAM_AUTH_ERR with the reason shown. Approved: the id_token
+ * verified (JWKS signature, iss, aud, azp, exp; no nonce), /api/me read
+ * with the access token (DHIS2 maps the provider's claim to its user)
+ * and bound exactly to dhis2_name. PAM_SUCCESS with *id (NULL on entry)
+ * and *tokens (zeroed on entry; the caller clears it); other codes as
+ * DESIGN.md section 4.
+ */
+int device_signin(struct module *m, const char *dhis2_name,
+                  struct dhis2_identity **id, struct dhis2_tokens *tokens);
+
+/*
+ * With store_tokens = yes: keeps tokens for the local account pam_user as
+ * `dhis2-auth login` would (the record of profile, url, id's username),
+ * written by a child process that has become that user (groups, gid,
+ * uid), so that the key or file is the user's own and no path the user
+ * controls is followed with root's rights. Failures are logged; the
+ * sign-in stands.
+ */
+void device_keep_tokens(struct module *m, const char *pam_user,
+                        const struct dhis2_identity *id,
+                        const struct dhis2_tokens *tokens);
 
 /* --- the host's organisation unit (host.c) --- */
 

@@ -1,6 +1,7 @@
 /* The module's state in state_dir: the throttle and the server memo. */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -543,4 +544,29 @@ bool state_offline_cache(struct module *m, bool make, struct dhis2_cache *c,
       .log = &m->log,
   };
   return true;
+}
+
+int state_device_slot(struct module *m, const char *name, unsigned max)
+{
+  char dir[PATH_MAX];
+  char hash[65];
+
+  if (!state_path(m, "device", dir, sizeof(dir)) ||
+      !hash_name(name, true, hash))
+    return -2;
+  for (unsigned i = 0; i < max; i++) {
+    char path[PATH_MAX + 80];
+    int fd;
+
+    snprintf(path, sizeof(path), "%s/%s.%u", dir, hash, i);
+    fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0) {
+      dhis2_log(&m->log, LOG_ERR, "%s: %s", path, strerror(errno));
+      return -2;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+      return fd;
+    close(fd);
+  }
+  return -1;
 }

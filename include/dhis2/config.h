@@ -16,6 +16,7 @@
 #define DHIS2_METHOD_PASSWORD 0x1u
 #define DHIS2_METHOD_PAT 0x2u
 #define DHIS2_METHOD_TOKEN 0x4u
+#define DHIS2_METHOD_DEVICE 0x8u
 
 enum dhis2_twofactor { DHIS2_TWOFACTOR_PROMPT, DHIS2_TWOFACTOR_DENY };
 enum dhis2_oauth2 { DHIS2_OAUTH2_DHIS2, DHIS2_OAUTH2_UAA, DHIS2_OAUTH2_OIDC };
@@ -78,6 +79,10 @@ struct dhis2_config {
   long offline_failure_delay;      /* seconds, default 5m, 1 s to 1d */
   bool offline_twofactor_password; /* offline_twofactor = password; default
                                       deny (false) */
+
+  /* The device method (DESIGN.md sections 3 and 4). */
+  long device_timeout; /* seconds, default 120, 1 s to 15m */
+  bool store_tokens;   /* default yes */
 
   enum dhis2_oauth2 oauth2;
   char *issuer;
