@@ -286,13 +286,18 @@ static const char *field(const struct dhis2_config *c, const char *key)
     snprintf(buf, sizeof(buf), "%ld", c->offline_failure_delay);
   else if (strcmp(key, "offline_twofactor") == 0)
     s = c->offline_twofactor_password ? "password" : "deny";
+  else if (strcmp(key, "device_timeout") == 0)
+    snprintf(buf, sizeof(buf), "%ld", c->device_timeout);
+  else if (strcmp(key, "store_tokens") == 0)
+    s = c->store_tokens ? "yes" : "no";
   else if (strcmp(key, "redirect_port") == 0)
     snprintf(buf, sizeof(buf), "%u", c->redirect_port);
   else if (strcmp(key, "methods") == 0)
-    snprintf(buf, sizeof(buf), "%s%s%s",
+    snprintf(buf, sizeof(buf), "%s%s%s%s",
              c->methods & DHIS2_METHOD_PASSWORD ? "password," : "",
              c->methods & DHIS2_METHOD_PAT ? "pat," : "",
-             c->methods & DHIS2_METHOD_TOKEN ? "token," : "");
+             c->methods & DHIS2_METHOD_TOKEN ? "token," : "",
+             c->methods & DHIS2_METHOD_DEVICE ? "device," : "");
   else if (strcmp(key, "require_group") == 0)
     l = &c->require_group;
   else if (strcmp(key, "require_role") == 0)
@@ -375,6 +380,10 @@ static const struct key_case key_cases[] = {
     {"offline_failure_delay", "300", "30s", "30", "1d", "86400"},
     {"offline_hash_cost", "7", "3", "3", "11", "11"},
     {"offline_twofactor", "deny", "password", "password", "deny", "deny"},
+    {"methods", "password,pat,", "device", "device,", "password,device",
+     "password,device,"},
+    {"device_timeout", "120", "2m", "120", "15m", "900"},
+    {"store_tokens", "yes", "no", "no", "on", "yes"},
     {"oauth2", "dhis2", "uaa", "uaa", "oidc", "oidc"},
     {"issuer", "(none)", "https://idp.example.org/realms/x",
      "https://idp.example.org/realms/x", "https://idp2.example.org",
@@ -472,9 +481,9 @@ static const struct bad_case bad_cases[] = {
     {"timeout", "ten", "not a duration"},
     {"timeout", "301", "must be at most 300 seconds"},
     {"timeout", "6m", "must be at most 300 seconds"},
-    {"methods", "password,sms", "not a list of password, pat, token"},
+    {"methods", "password,sms", "not a list of password, pat, token, device"},
     {"methods", "password,,pat", "empty item in the list"},
-    {"methods", "Password", "not a list of password, pat, token"},
+    {"methods", "Password", "not a list of password, pat, token, device"},
     {"twofactor", "sometimes", "not prompt or deny"},
     {"user_map", "dhis2_users", "not an absolute path"},
     {"min_uid", "-1", "not a uid (0 to 4294967294)"},
@@ -528,6 +537,11 @@ static const struct bad_case bad_cases[] = {
     {"offline_failure_delay", "25h", "must be at most 1d"},
     {"offline_twofactor", "prompt", "not deny or password"},
     {"offline_twofactor", "Password", "not deny or password"},
+    {"methods", "device,sms", "not a list of password, pat, token, device"},
+    {"device_timeout", "0", "must be more than 0 seconds"},
+    {"device_timeout", "16m", "must be at most 15m"},
+    {"device_timeout", "two minutes", "not a duration"},
+    {"store_tokens", "maybe", "not yes or no"},
     {"oauth2", "saml", "not dhis2, uaa or oidc"},
     {"issuer", "ldap://idp.example.org", "not an http:// or https:// URL"},
     {"redirect_port", "0", "not a port (1 to 65535)"},
@@ -1700,6 +1714,20 @@ Test(config, shipped_example_loads_with_and_without_its_comments)
     cr_assert_eq(load_text(uncommented, 1, sudo, &cfg), DHIS2_OK, "%s", err);
     cr_assert(cfg->offline);
     cr_assert_eq(cfg->offline_ttl, 3600);
+    dhis2_config_free(cfg);
+    cfg = NULL;
+  }
+
+  /* The device sign-in profile. */
+  {
+    const char *device[] = {"profile=ssh-device"};
+
+    cr_assert_eq(load_text(uncommented, 1, device, &cfg), DHIS2_OK, "%s",
+                 err);
+    cr_assert_eq(cfg->methods, DHIS2_METHOD_DEVICE);
+    cr_assert_eq(cfg->oauth2, DHIS2_OAUTH2_OIDC);
+    cr_assert_eq(cfg->device_timeout, 120);
+    cr_assert(cfg->store_tokens);
     dhis2_config_free(cfg);
     cfg = NULL;
   }
