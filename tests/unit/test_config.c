@@ -1722,8 +1722,7 @@ Test(config, shipped_example_loads_with_and_without_its_comments)
   {
     const char *device[] = {"profile=ssh-device"};
 
-    cr_assert_eq(load_text(uncommented, 1, device, &cfg), DHIS2_OK, "%s",
-                 err);
+    cr_assert_eq(load_text(uncommented, 1, device, &cfg), DHIS2_OK, "%s", err);
     cr_assert_eq(cfg->methods, DHIS2_METHOD_DEVICE);
     cr_assert_eq(cfg->oauth2, DHIS2_OAUTH2_OIDC);
     cr_assert_eq(cfg->device_timeout, 120);
