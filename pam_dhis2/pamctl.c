@@ -319,6 +319,18 @@ static void check_oauth2(struct report *r, const struct dhis2_config *cfg,
   char why[768] = "";
   enum dhis2_err rc;
 
+  if (cfg->methods & DHIS2_METHOD_DEVICE) {
+    if (cfg->oauth2 != DHIS2_OAUTH2_OIDC) {
+      result(r, ST_FAIL, "device",
+             "methods has device, which needs oauth2 = oidc (an identity "
+             "provider that DHIS2 trusts): DHIS2's own OAuth2 clients cannot "
+             "hold the device grant; the module does not offer it");
+    } else if (cfg->client_id == NULL) {
+      result(r, ST_FAIL, "device",
+             "methods has device, which needs client_id (a public client "
+             "of the provider with the device grant)");
+    }
+  }
   if (cfg->issuer == NULL && cfg->client_id == NULL)
     return; /* no OAuth2 set up: nothing to check */
   if (cfg->oauth2 == DHIS2_OAUTH2_UAA) {
@@ -343,10 +355,23 @@ static void check_oauth2(struct report *r, const struct dhis2_config *cfg,
            "the provider's discovery names issuer %s, not %s: set issuer "
            "to the provider's own",
            dhis2_log_untrusted(ep.issuer), cfg->issuer);
-  else
+  else {
     result(r, ST_OK, "oauth2", "discovery found, issuer %s%s",
            dhis2_log_untrusted(ep.issuer),
            ep.device_authorization ? ", device flow offered" : "");
+    if ((cfg->methods & DHIS2_METHOD_DEVICE) &&
+        cfg->oauth2 == DHIS2_OAUTH2_OIDC && cfg->client_id != NULL) {
+      if (ep.device_authorization == NULL)
+        result(r, ST_FAIL, "device",
+               "the provider lists no device_authorization_endpoint: turn "
+               "the device grant on there (for client %s); until then the "
+               "module does not offer device sign-in",
+               cfg->client_id);
+      else
+        result(r, ST_OK, "device", "device sign-in at %s for client %s",
+               dhis2_log_untrusted(ep.device_authorization), cfg->client_id);
+    }
+  }
   dhis2_oauth2_endpoints_clear(&ep);
 }
 
