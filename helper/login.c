@@ -197,6 +197,15 @@ static int flow_device(struct run *r, struct login *l)
                                  sizeof(l->why));
   if (rc != DHIS2_OK)
     return fail(rc, "device login", l->why);
+  if (!dhis2_oauth2_browser_url_ok(r->cfg, d.verification_uri) ||
+      (d.verification_uri_complete != NULL &&
+       !dhis2_oauth2_browser_url_ok(r->cfg, d.verification_uri_complete))) {
+    say_error("device login: the server's verification address %s is not "
+              "an https URL: refused",
+              dhis2_log_untrusted(d.verification_uri));
+    dhis2_device_clear(&d);
+    return EXIT_USAGE;
+  }
   fprintf(stderr,
           "On another device, open\n\n  %s\n\nand enter the code  "
           "%s\n\n",

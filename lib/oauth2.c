@@ -1204,6 +1204,24 @@ enum dhis2_err dhis2_oauth2_revoke(struct dhis2_client *c,
   return rc;
 }
 
+/* True when s can be put in front of a user as it is: 1 to max bytes of
+   printable ASCII, and no space unless spaces is set. A user code or an
+   address reaches a terminal (dhis2-auth) or a PAM prompt that sshd hands
+   to the ssh client: no escape sequence, and no second address hidden
+   behind blanks. */
+static bool showable(const char *s, size_t max, bool spaces)
+{
+  size_t n = 0;
+
+  for (; s[n] != '\0'; n++) {
+    unsigned char ch = (unsigned char)s[n];
+
+    if (n >= max || ch < 0x20 || ch > 0x7e || (ch == ' ' && !spaces))
+      return false;
+  }
+  return n > 0;
+}
+
 /* Fills *out from a device authorization reply's object; root stays the
    caller's. */
 static enum dhis2_err device_of(struct json_object *root,
@@ -1220,6 +1238,17 @@ static enum dhis2_err device_of(struct json_object *root,
       out->verification_uri == NULL || out->expires_in <= 0) {
     dhis2_device_clear(out);
     snprintf(why, whylen, "the device authorization reply is incomplete");
+    return DHIS2_ERR_MALFORMED;
+  }
+  if (!showable(out->user_code, 64, true) ||
+      !showable(out->verification_uri, 2048, false) ||
+      (out->verification_uri_complete != NULL &&
+       !showable(out->verification_uri_complete, 2048, false))) {
+    dhis2_device_clear(out);
+    snprintf(why, whylen,
+             "the device authorization reply has a user code or address "
+             "that cannot be shown (control characters, spaces, not ASCII, "
+             "or too long)");
     return DHIS2_ERR_MALFORMED;
   }
   if (out->interval <= 0)

@@ -115,6 +115,18 @@ static int run_flow(struct module *m, struct dhis2_client *c,
     conv_error(m, "Sign-in on another device is not available now.");
     return rc == DHIS2_ERR_NOMEM ? PAM_BUF_ERR : PAM_AUTHINFO_UNAVAIL;
   }
+  /* Only an address a browser may be sent to is shown to the user. */
+  if (!dhis2_oauth2_browser_url_ok(m->cfg, d.verification_uri) ||
+      (d.verification_uri_complete != NULL &&
+       !dhis2_oauth2_browser_url_ok(m->cfg, d.verification_uri_complete))) {
+    dhis2_log(&m->log, LOG_ERR,
+              "%s: the identity provider's verification address %s is not "
+              "an https URL: not shown",
+              dhis2_name, dhis2_log_untrusted(d.verification_uri));
+    conv_error(m, "Sign-in on another device is not available now.");
+    pam_rc = PAM_AUTHINFO_UNAVAIL;
+    goto out;
+  }
   start = mono();
   last = start; /* the authorization request counts as the first contact */
   interval = d.interval > 0 ? d.interval : 5;

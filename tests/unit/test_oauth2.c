@@ -925,6 +925,60 @@ Test(device, an_incomplete_or_non_json_reply_is_malformed)
   }
 }
 
+/* The code and the addresses go onto the user's terminal (dhis2-auth) or
+   into a PAM prompt that sshd relays to the ssh client: a provider must
+   not be able to send escape sequences there, or an address that hides
+   another behind spaces. */
+Test(device, codes_and_addresses_that_cannot_be_shown_are_malformed)
+{
+  const char *bodies[] = {
+      "{\"device_code\":\"DC\",\"user_code\":\"AB\\u001b[2JCD\","
+      "\"verification_uri\":\"https://i/d\",\"expires_in\":600}",
+      "{\"device_code\":\"DC\",\"user_code\":\"AB\\nCD\","
+      "\"verification_uri\":\"https://i/d\",\"expires_in\":600}",
+      "{\"device_code\":\"DC\",\"user_code\":\"U\","
+      "\"verification_uri\":\"https://i/d\\u001b]8;;x\\u0007\","
+      "\"expires_in\":600}",
+      "{\"device_code\":\"DC\",\"user_code\":\"U\","
+      "\"verification_uri\":\"https://i/d  https://evil/\","
+      "\"expires_in\":600}",
+      "{\"device_code\":\"DC\",\"user_code\":\"U\","
+      "\"verification_uri\":\"https://i/d\",\"verification_uri_complete\":"
+      "\"https://i/d?user_code=U\\r\",\"expires_in\":600}",
+      "{\"device_code\":\"DC\",\"user_code\":\"\\u00e9\","
+      "\"verification_uri\":\"https://i/d\",\"expires_in\":600}",
+      "{\"device_code\":\"DC\",\"user_code\":\"\","
+      "\"verification_uri\":\"https://i/d\",\"expires_in\":600}",
+      NULL};
+  char longcode[200];
+  char body[512];
+  struct dhis2_device d;
+  char why[256];
+
+  for (const char *const *b = bodies; *b; b++) {
+    cr_assert_eq(
+        dhis2_oauth2_device_parse(*b, strlen(*b), &d, why, sizeof(why)),
+        DHIS2_ERR_MALFORMED, "%s", *b);
+    cr_assert_null(d.user_code);
+    cr_assert(strstr(why, "cannot be shown") != NULL, "%s", why);
+  }
+  memset(longcode, 'A', sizeof(longcode) - 1);
+  longcode[sizeof(longcode) - 1] = '\0';
+  snprintf(body, sizeof(body),
+           "{\"device_code\":\"DC\",\"user_code\":\"%s\","
+           "\"verification_uri\":\"https://i/d\",\"expires_in\":600}",
+           longcode);
+  cr_assert_eq(device(body, &d), DHIS2_ERR_MALFORMED, "a 199-byte code");
+  /* What providers send is still fine: Keycloak's and Entra's codes. */
+  cr_assert_eq(device("{\"device_code\":\"DC\",\"user_code\":\"GQVQ3ZKX\","
+                      "\"verification_uri\":"
+                      "\"https://microsoft.com/devicelogin\","
+                      "\"expires_in\":900,\"interval\":5}",
+                      &d),
+               DHIS2_OK);
+  dhis2_device_clear(&d);
+}
+
 Test(device, json_c_copies_of_the_device_code_are_wiped)
 {
   static const char reply[] =

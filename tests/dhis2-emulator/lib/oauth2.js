@@ -88,6 +88,9 @@ const DEFAULTS = {
   device_expires_in: 600,
   device_interval: 5,
   device_slow_down: 0, // the next N device polls answer slow_down, however timed
+  // Members laid over the IdP's device authorization reply: a hostile or
+  // broken provider (an http address, escape sequences in the user code).
+  device_reply: null,
   idp_mapping_claim: 'email',
   idp_audiences: ['dhis2', 'dhis2-auth'],
   // A hostile or broken server: discovery names this authorization_endpoint.
@@ -962,7 +965,7 @@ class OAuth2 {
       capture(res, jsonTransform((j, status) => {
         if (status !== 200 || !j.device_code) return null;
         this.polls.set(j.device_code, { last: 0, interval: s.device_interval });
-        return { ...j, interval: s.device_interval };
+        return { ...j, interval: s.device_interval, ...(s.device_reply || {}) };
       }));
     }
     if (req.method === 'POST' && ['/protocol/openid-connect/token',
@@ -1154,6 +1157,11 @@ class OAuth2 {
           break;
         case 'device_slow_down':
           if (!(Number.isInteger(v) && v >= 0)) return 'device_slow_down: a count >= 0';
+          break;
+        case 'device_reply':
+          if (v !== null && (typeof v !== 'object' || Array.isArray(v))) {
+            return 'device_reply: null or an object';
+          }
           break;
         case 'idp_mapping_claim':
           if (!['email', 'username'].includes(v)) return 'idp_mapping_claim: email or username';

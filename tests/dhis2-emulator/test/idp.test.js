@@ -118,6 +118,14 @@ test('device flow denied: access_denied', async () => {
   assert.equal((await settle('BBBB-BBBB', 'approve')).status, 404);
 });
 
+test('device_reply lays members over the device authorization reply', async () => {
+  await emu.ctl('POST', '/oauth2', { device_reply: { verification_uri: 'http://evil.example/d' } });
+  const d = await deviceStart();
+  assert.equal(d.verification_uri, 'http://evil.example/d');
+  assert.ok(d.device_code && d.user_code, 'the rest of the reply is the IdP\'s');
+  assert.equal((await emu.ctl('POST', '/oauth2', { device_reply: [1] })).status, 400);
+});
+
 test('device code expiry: expired_token after device_expires_in', async () => {
   await emu.ctl('POST', '/oauth2', { device_interval: 0, device_expires_in: 1 });
   const d = await deviceStart();
