@@ -175,9 +175,12 @@ $(FUZZ_LIB): $(LIB_SRC:%.c=$(FB)/%.o)
 # The user map's parser lives in the module.
 $(FB)/fuzz_usermap: $(FB)/pam_dhis2/usermap.o
 
+# The QR drawing needs libqrencode.
+$(FB)/fuzz_qr: FUZZ_EXTRA_LIBS := $(QRENCODE_LIBS)
+
 $(FB)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_LIB)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< \
-	  $(filter %.o,$^) $(FUZZ_LIB) $(PKG_LIBS)
+	  $(filter %.o,$^) $(FUZZ_LIB) $(PKG_LIBS) $(FUZZ_EXTRA_LIBS)
 
 fuzz-build: $(FUZZ_BIN)
 
