@@ -32,7 +32,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     while (*p != '\n') {
       if (*p == ' ') {
         p++;
-      } else if (strncmp(p, "\u2588", 3) == 0 || strncmp(p, "\u2580", 3) == 0 ||
+      } else if (strncmp(p, "\u2588", 3) == 0 ||
+                 strncmp(p, "\u2580", 3) == 0 ||
                  strncmp(p, "\u2584", 3) == 0) {
         p += 3;
       } else {
