@@ -88,6 +88,10 @@ const DEFAULTS = {
   device_expires_in: 600,
   device_interval: 5,
   device_slow_down: 0, // the next N device polls answer slow_down, however timed
+  // null: the device authorization answer's expires_in is the code's life;
+  // seconds: it says this instead (a code that dies before it says).
+  device_expires_in_said: null,
+  idp_device: true, // false: the IdP's discovery offers no device endpoint
   idp_mapping_claim: 'email',
   idp_audiences: ['dhis2', 'dhis2-auth'],
   // A hostile or broken server: discovery names this authorization_endpoint.
@@ -958,11 +962,20 @@ class OAuth2 {
     if (rest === '/protocol/openid-connect/userinfo') return this.userinfo(ctx, 'idp');
     const s = this.settings;
 
+    if (rest === '/.well-known/openid-configuration' && !s.idp_device) {
+      capture(res, jsonTransform((j, status) => {
+        if (status !== 200) return null;
+        delete j.device_authorization_endpoint;
+        return j;
+      }));
+    }
     if (rest === '/protocol/openid-connect/auth/device' && req.method === 'POST') {
       capture(res, jsonTransform((j, status) => {
         if (status !== 200 || !j.device_code) return null;
         this.polls.set(j.device_code, { last: 0, interval: s.device_interval });
-        return { ...j, interval: s.device_interval };
+        const said = s.device_expires_in_said;
+        return { ...j, interval: s.device_interval,
+          ...(said != null ? { expires_in: said } : {}) };
       }));
     }
     if (req.method === 'POST' && ['/protocol/openid-connect/token',
@@ -1154,6 +1167,14 @@ class OAuth2 {
           break;
         case 'device_slow_down':
           if (!(Number.isInteger(v) && v >= 0)) return 'device_slow_down: a count >= 0';
+          break;
+        case 'device_expires_in_said':
+          if (v !== null && !(Number.isInteger(v) && v > 0)) {
+            return 'device_expires_in_said: null or seconds > 0';
+          }
+          break;
+        case 'idp_device':
+          if (typeof v !== 'boolean') return 'idp_device: boolean';
           break;
         case 'idp_mapping_claim':
           if (!['email', 'username'].includes(v)) return 'idp_mapping_claim: email or username';
