@@ -731,6 +731,85 @@ Test(device, a_user_outside_require_group_is_denied_and_keeps_nothing)
   pt_run_clear(&r);
 }
 
+/* The IdP's tokens spoilt in one way (the emulator's bad_token): the
+   id_token is refused before DHIS2 is asked, and nothing is kept. */
+static void assert_id_token_refused(const char *how)
+{
+  struct phone ph = {.act_at = 1, .action = "approve", .as = "alice"};
+  char body[64];
+  struct pt_run r;
+
+  snprintf(body, sizeof(body), "{\"bad_token\":\"%s\"}", how);
+  cr_assert_eq(emu_ctl(emu, "POST", "/oauth2", body, NULL), 200);
+  service("token_store=file");
+  pt_run_hook(pt, TA_USER, enters, phone_hook, &ph, &r);
+  cr_assert_eq(r.auth, PAM_AUTH_ERR, "%s", pt_logged());
+  cr_assert_not_null(r.messages);
+  cr_assert_not_null(
+      strstr(r.messages, "The identity provider's answer is not valid."), "%s",
+      r.messages);
+  cr_assert_not_null(strstr(pt_logged(), "the id_token is not valid"), "%s",
+                     pt_logged());
+  cr_assert_eq(emu_count(emu, "/api/me"), 0);
+  assert_nothing_kept(TA_USER);
+  pt_run_clear(&r);
+}
+
+Test(device, an_id_token_with_a_bad_signature_is_refused)
+{
+  assert_id_token_refused("signature");
+}
+
+Test(device, an_id_token_of_another_issuer_is_refused)
+{
+  assert_id_token_refused("iss");
+}
+
+Test(device, an_id_token_for_another_client_is_refused)
+{
+  assert_id_token_refused("aud");
+}
+
+Test(device, an_expired_id_token_is_refused)
+{
+  assert_id_token_refused("expired");
+}
+
+Test(device, an_idp_user_dhis2_does_not_know_is_refused)
+{
+  struct phone ph = {.act_at = 1, .action = "approve", .as = "alice"};
+  struct pt_run r;
+
+  /* Without oidc.jwt.token.authentication.enabled DHIS2 takes no IdP
+     token at all. */
+  cr_assert_eq(emu_ctl(emu, "POST", "/oauth2", "{\"jwt_bearer\":false}", NULL),
+               200);
+  service("token_store=file");
+  pt_run_hook(pt, TA_USER, enters, phone_hook, &ph, &r);
+  cr_assert_eq(r.auth, PAM_AUTH_ERR, "%s", pt_logged());
+  cr_assert_not_null(r.messages);
+  cr_assert_not_null(strstr(r.messages, "DHIS2 does not accept this sign-in"),
+                     "%s", r.messages);
+  cr_assert_eq(emu_count(emu, "/api/me"), 1);
+  assert_nothing_kept(TA_USER);
+  pt_run_clear(&r);
+}
+
+Test(device, an_unreachable_idp_falls_through_without_a_prompt)
+{
+  struct pt_run r;
+
+  pt_service_raw(pt, "auth required @MOD@ @ARGS@ methods=device "
+                     "oauth2=oidc issuer=https://127.0.0.1:1/realms/dhis2 "
+                     "client_id=dhis2-auth scope=openid\n");
+  pt_run(pt, TA_USER, enters, &r);
+  cr_assert_eq(r.auth, PAM_AUTHINFO_UNAVAIL, "%s", pt_logged());
+  cr_assert_eq(r.n_prompts, 0);
+  cr_assert_not_null(strstr(pt_logged(), "device sign-in not offered: "), "%s",
+                     pt_logged());
+  pt_run_clear(&r);
+}
+
 /* --- not offered -----------------------------------------------------------
  */
 
