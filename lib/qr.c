@@ -15,8 +15,7 @@ static bool dark(const QRcode *qr, int x, int y)
 
 char *dhis2_qr_draw(const char *text)
 {
-  static const char full[] = "\u2588", upper[] = "\u2580",
-                    lower[] = "\u2584";
+  static const char full[] = "\u2588", upper[] = "\u2580", lower[] = "\u2584";
   QRcode *qr = QRcode_encodeString(text, 0, QR_ECLEVEL_L, QR_MODE_8, 1);
   size_t cols, rows, cap, n = 0;
   char *out;

@@ -300,11 +300,11 @@ int module_authenticate(struct module *m)
     err = DHIS2_ERR_INTERNAL;
   }
   device = device_configured(m);
-  if (device && (m->cfg->methods &
-                 (DHIS2_METHOD_PASSWORD | DHIS2_METHOD_PAT)) == 0)
+  if (device &&
+      (m->cfg->methods & (DHIS2_METHOD_PASSWORD | DHIS2_METHOD_PAT)) == 0)
     goto device_flow;
-  if (!device && (m->cfg->methods &
-                  (DHIS2_METHOD_PASSWORD | DHIS2_METHOD_PAT)) == 0) {
+  if (!device &&
+      (m->cfg->methods & (DHIS2_METHOD_PASSWORD | DHIS2_METHOD_PAT)) == 0) {
     /* device alone, and it cannot be offered: logged already. */
     rc = PAM_AUTHINFO_UNAVAIL;
     goto out;

@@ -109,9 +109,8 @@ static int run_flow(struct module *m, struct dhis2_client *c,
 
   rc = dhis2_oauth2_device_start(c, m->cfg, ep, &d, why, sizeof(why));
   if (rc != DHIS2_OK) {
-    dhis2_log(&m->log, LOG_ERR,
-              "%s: device authorization at %s: %s", dhis2_name,
-              ep->device_authorization,
+    dhis2_log(&m->log, LOG_ERR, "%s: device authorization at %s: %s",
+              dhis2_name, ep->device_authorization,
               why[0] != '\0' ? why : dhis2_strerror(rc));
     conv_error(m, "Sign-in on another device is not available now.");
     return rc == DHIS2_ERR_NOMEM ? PAM_BUF_ERR : PAM_AUTHINFO_UNAVAIL;
@@ -162,8 +161,8 @@ static int run_flow(struct module *m, struct dhis2_client *c,
       last = mono();
       if (rc == DHIS2_ERR_SLOW_DOWN) {
         interval += 5; /* RFC 8628 section 3.5 */
-        dhis2_debug(&m->log, "%s: slow_down: polling every %ld s",
-                    dhis2_name, interval);
+        dhis2_debug(&m->log, "%s: slow_down: polling every %ld s", dhis2_name,
+                    interval);
         continue;
       }
       break;
@@ -202,7 +201,8 @@ static int run_flow(struct module *m, struct dhis2_client *c,
     break;
   default:
     dhis2_log(&m->log, LOG_ERR, "%s: device sign-in: polling %s: %s",
-              dhis2_name, ep->token, why[0] != '\0' ? why : dhis2_strerror(rc));
+              dhis2_name, ep->token,
+              why[0] != '\0' ? why : dhis2_strerror(rc));
     conv_error(m, "Sign-in on another device is not available now.");
     pam_rc = rc == DHIS2_ERR_NOMEM ? PAM_BUF_ERR : PAM_AUTHINFO_UNAVAIL;
     break;
@@ -238,8 +238,10 @@ static int verify_id_token(struct module *m, struct dhis2_client *c,
   }
   rc = dhis2_oauth2_fetch_jwks(c, ep, &keys);
   if (rc != DHIS2_OK) {
-    dhis2_log(&m->log, LOG_ERR, "%s: device sign-in: the provider's keys "
-              "(%s): %s", dhis2_name, ep->jwks ? ep->jwks : "no jwks_uri",
+    dhis2_log(&m->log, LOG_ERR,
+              "%s: device sign-in: the provider's keys "
+              "(%s): %s",
+              dhis2_name, ep->jwks ? ep->jwks : "no jwks_uri",
               dhis2_strerror(rc));
     return rc == DHIS2_ERR_NOMEM ? PAM_BUF_ERR : PAM_AUTHINFO_UNAVAIL;
   }
@@ -266,8 +268,8 @@ static int dhis2_user(struct module *m, struct dhis2_client *c,
       dhis2_api_me(c, DHIS2_AUTH_BEARER, NULL, t->access_token, id);
 
   if (rc != DHIS2_OK && dhis2_err_class(rc) == DHIS2_CLASS_UNAVAILABLE) {
-    dhis2_log(&m->log, LOG_ERR, "%s: device sign-in: /api/me: %s",
-              dhis2_name, dhis2_strerror(rc));
+    dhis2_log(&m->log, LOG_ERR, "%s: device sign-in: /api/me: %s", dhis2_name,
+              dhis2_strerror(rc));
     return PAM_AUTHINFO_UNAVAIL;
   }
   if (rc != DHIS2_OK)
@@ -303,8 +305,10 @@ int device_signin(struct module *m, const char *dhis2_name,
     return dhis2_err_to_pam(rc);
   rc = dhis2_oauth2_discover(c, m->cfg, &ep, why, sizeof(why));
   if (rc == DHIS2_OK && ep.device_authorization == NULL) {
-    snprintf(why, sizeof(why), "the identity provider %s offers no "
-             "device_authorization_endpoint", m->cfg->issuer);
+    snprintf(why, sizeof(why),
+             "the identity provider %s offers no "
+             "device_authorization_endpoint",
+             m->cfg->issuer);
     rc = DHIS2_ERR_CONFIG;
   }
   if (rc != DHIS2_OK) {
@@ -318,8 +322,10 @@ int device_signin(struct module *m, const char *dhis2_name,
     dhis2_log(&m->log, LOG_NOTICE,
               "%s: %d device sign-ins already waiting: no new code asked",
               dhis2_name, DEVICE_PENDING_MAX);
-    conv_error(m, "Other sign-ins of %s on another device are still "
-               "waiting; finish or cancel them first.", dhis2_name);
+    conv_error(m,
+               "Other sign-ins of %s on another device are still "
+               "waiting; finish or cancel them first.",
+               dhis2_name);
     pam_rc = PAM_MAXTRIES;
     goto out;
   }
@@ -345,8 +351,7 @@ static bool become(const struct passwd *pw)
 {
   uid_t r, e, s;
 
-  if (initgroups(pw->pw_name, pw->pw_gid) != 0 &&
-      setgroups(0, NULL) != 0)
+  if (initgroups(pw->pw_name, pw->pw_gid) != 0 && setgroups(0, NULL) != 0)
     return false;
   if (setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) != 0 ||
       setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) != 0)
@@ -384,9 +389,8 @@ static void keep_as_user(struct module *m, int fd, const struct passwd *pw,
   o.dir = dir;
   o.home = pw->pw_dir;
   rc = dhis2_store_save(&o, m->cfg->profile, rec, keep_for, err, sizeof(err));
-  if (rc == DHIS2_OK &&
-      dhis2_store_where(&o, m->cfg->profile, &where, err, sizeof(err)) !=
-          DHIS2_OK)
+  if (rc == DHIS2_OK && dhis2_store_where(&o, m->cfg->profile, &where, err,
+                                          sizeof(err)) != DHIS2_OK)
     snprintf(where.location, sizeof(where.location), "%s", dir);
 done:
   n = snprintf(msg, sizeof(msg), "%d %s", rc == DHIS2_OK ? 0 : 1,
@@ -472,6 +476,6 @@ void device_keep_tokens(struct module *m, const char *pam_user,
               pam_user, m->cfg->profile, msg + 2);
   else
     dhis2_log(&m->log, LOG_WARNING,
-              "%s: device sign-in: the tokens could not be kept: %s",
-              pam_user, got >= 2 ? msg + 2 : "the child process failed");
+              "%s: device sign-in: the tokens could not be kept: %s", pam_user,
+              got >= 2 ? msg + 2 : "the child process failed");
 }
