@@ -278,6 +278,10 @@ static const char *field(const struct dhis2_config *c, const char *key)
     s = c->offline ? "yes" : "no";
   else if (strcmp(key, "offline_ttl") == 0)
     snprintf(buf, sizeof(buf), "%ld", c->offline_ttl);
+  else if (strcmp(key, "device_timeout") == 0)
+    snprintf(buf, sizeof(buf), "%ld", c->device_timeout);
+  else if (strcmp(key, "store_tokens") == 0)
+    s = c->store_tokens ? "yes" : "no";
   else if (strcmp(key, "offline_failure_limit") == 0)
     snprintf(buf, sizeof(buf), "%u", c->offline_failure_limit);
   else if (strcmp(key, "offline_hash_cost") == 0)
@@ -289,10 +293,11 @@ static const char *field(const struct dhis2_config *c, const char *key)
   else if (strcmp(key, "redirect_port") == 0)
     snprintf(buf, sizeof(buf), "%u", c->redirect_port);
   else if (strcmp(key, "methods") == 0)
-    snprintf(buf, sizeof(buf), "%s%s%s",
+    snprintf(buf, sizeof(buf), "%s%s%s%s",
              c->methods & DHIS2_METHOD_PASSWORD ? "password," : "",
              c->methods & DHIS2_METHOD_PAT ? "pat," : "",
-             c->methods & DHIS2_METHOD_TOKEN ? "token," : "");
+             c->methods & DHIS2_METHOD_TOKEN ? "token," : "",
+             c->methods & DHIS2_METHOD_DEVICE ? "device," : "");
   else if (strcmp(key, "require_group") == 0)
     l = &c->require_group;
   else if (strcmp(key, "require_role") == 0)
@@ -345,6 +350,8 @@ static const struct key_case key_cases[] = {
     {"timeout", "10", "30s", "30", "1m", "60"},
     {"methods", "password,pat,", "token", "token,", "pat , password",
      "password,pat,"},
+    {"methods", "password,pat,", "device", "device,", "password,pat,device",
+     "password,pat,device,"},
     {"twofactor", "prompt", "deny", "deny", "prompt", "prompt"},
     {"user_map", "(none)", "/etc/security/dhis2_users",
      "/etc/security/dhis2_users", "/etc/other_map", "/etc/other_map"},
@@ -375,6 +382,8 @@ static const struct key_case key_cases[] = {
     {"offline_failure_delay", "300", "30s", "30", "1d", "86400"},
     {"offline_hash_cost", "7", "3", "3", "11", "11"},
     {"offline_twofactor", "deny", "password", "password", "deny", "deny"},
+    {"device_timeout", "120", "3", "3", "15m", "900"},
+    {"store_tokens", "yes", "no", "no", "yes", "yes"},
     {"oauth2", "dhis2", "uaa", "uaa", "oidc", "oidc"},
     {"issuer", "(none)", "https://idp.example.org/realms/x",
      "https://idp.example.org/realms/x", "https://idp2.example.org",
@@ -472,9 +481,9 @@ static const struct bad_case bad_cases[] = {
     {"timeout", "ten", "not a duration"},
     {"timeout", "301", "must be at most 300 seconds"},
     {"timeout", "6m", "must be at most 300 seconds"},
-    {"methods", "password,sms", "not a list of password, pat, token"},
+    {"methods", "password,sms", "not a list of password, pat, token, device"},
     {"methods", "password,,pat", "empty item in the list"},
-    {"methods", "Password", "not a list of password, pat, token"},
+    {"methods", "Password", "not a list of password, pat, token, device"},
     {"twofactor", "sometimes", "not prompt or deny"},
     {"user_map", "dhis2_users", "not an absolute path"},
     {"min_uid", "-1", "not a uid (0 to 4294967294)"},
@@ -511,6 +520,11 @@ static const struct bad_case bad_cases[] = {
     {"failure_window", "0", "must be more than 0 seconds"},
     {"state_dir", "var/lib/pam_dhis2", "not an absolute path"},
     {"offline", "sometimes", "not yes or no"},
+    {"device_timeout", "two minutes", "not a duration"},
+    {"device_timeout", "0", "must be more than 0 seconds"},
+    {"device_timeout", "16m", "must be at most 15m"},
+    {"device_timeout", "901", "must be at most 15m"},
+    {"store_tokens", "maybe", "not yes or no"},
     {"offline_ttl", "a week", "not a duration"},
     {"offline_ttl", "0", "must be more than 0 seconds"},
     {"offline_ttl", "0d", "must be more than 0 seconds"},
