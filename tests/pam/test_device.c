@@ -106,8 +106,7 @@ static void service(const char *extra)
   pt_service_raw(pt, raw);
 }
 
-/* --- the person with the phone --------------------------------------------
- */
+/* --- the person with the phone ------------------------------------------- */
 
 /* What the user does while a prompt is up; the hook's context. */
 struct phone {
@@ -172,8 +171,7 @@ static enum pt_hook_verdict phone_hook(const char *prompt, void *ctx)
 /* Enter at every prompt. */
 static const char *const enters[] = {"", "", "", "", "", "", "", "", NULL};
 
-/* --- what the IdP and the user's files show --------------------------------
- */
+/* --- what the IdP and the user's files show ------------------------------ */
 
 /* Requests the IdP saw whose path holds part (and whose body holds body,
    when not NULL). */
@@ -365,8 +363,7 @@ static void assert_nothing_kept(const char *account)
   cr_assert_null(strstr(pt_logged(), "tokens kept"), "%s", pt_logged());
 }
 
-/* --- approved: signed in, the tokens kept ----------------------------------
- */
+/* --- approved: signed in, the tokens kept -------------------------------- */
 
 Test(device, approved_on_the_phone_signs_in_and_keeps_the_tokens_in_a_file)
 {
@@ -538,8 +535,7 @@ Test(device, a_kiosk_sign_in_keeps_no_tokens_in_the_shared_account)
   pt_run_clear(&r);
 }
 
-/* --- not approved ----------------------------------------------------------
- */
+/* --- not approved -------------------------------------------------------- */
 
 Test(device, denied_on_the_phone_is_refused_with_the_reason)
 {
@@ -625,8 +621,7 @@ Test(device, device_timeout_ends_the_wait)
   cr_assert_not_null(strstr(pt_logged(), "device code shown"));
 }
 
-/* --- polling ---------------------------------------------------------------
- */
+/* --- polling ------------------------------------------------------------- */
 
 Test(device, slow_down_adds_five_seconds_before_the_next_poll)
 {
@@ -692,8 +687,7 @@ Test(device, a_conversation_that_ends_stops_the_polling)
   pt_run_clear(&r);
 }
 
-/* --- approved, and still refused -------------------------------------------
- */
+/* --- approved, and still refused ----------------------------------------- */
 
 Test(device, approved_for_another_dhis2_user_is_refused)
 {
@@ -813,8 +807,7 @@ Test(device, an_unreachable_idp_falls_through_without_a_prompt)
   pt_run_clear(&r);
 }
 
-/* --- not offered -----------------------------------------------------------
- */
+/* --- not offered --------------------------------------------------------- */
 
 /* How often needle occurs in hay. */
 static int occurrences(const char *hay, const char *needle)
@@ -862,8 +855,7 @@ Test(device, an_idp_without_the_device_endpoint_is_not_offered)
   pt_run_clear(&r);
 }
 
-/* --- beside a password -----------------------------------------------------
- */
+/* --- beside a password --------------------------------------------------- */
 
 #define MIXED_PROMPT "Password, or press Enter for a code on another device: "
 
@@ -904,8 +896,7 @@ Test(device, a_typed_password_signs_in_without_a_code)
   pt_run_clear(&r);
 }
 
-/* --- waiting sign-ins of one name ------------------------------------------
- */
+/* --- waiting sign-ins of one name ---------------------------------------- */
 
 /* Takes device slot i of DHIS2 name (lower-cased) as another waiting
    sign-in would: the descriptor holding the lock. */
@@ -958,8 +949,7 @@ Test(device, two_waiting_sign_ins_of_a_name_hold_back_a_third)
   pt_run_clear(&r);
 }
 
-/* --- the user's paths, written only with the user's rights -----------------
- */
+/* --- the user's paths, written only with the user's rights --------------- */
 
 /*
  * account's path below its home (".local/state" or
