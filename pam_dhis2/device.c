@@ -91,6 +91,15 @@ static int refuse(struct module *m, const char *dhis2_name, const char *say,
   return PAM_AUTH_ERR;
 }
 
+/* The deadline came before the user's approval did. */
+static int too_late(struct module *m, const char *dhis2_name)
+{
+  return refuse(m, dhis2_name,
+                "The code was not approved in time; sign in again for a new "
+                "one.",
+                "not approved before the code or device_timeout ran out");
+}
+
 /*
  * The code's life at the prompt: shows it, then polls after each Enter
  * until the provider decides, the code expires or device_timeout passes.
@@ -160,11 +169,7 @@ static int run_flow(struct module *m, struct dhis2_client *c,
       double wait = last + (double)interval - now;
 
       if (now >= deadline || now + wait > deadline) {
-        pam_rc = refuse(m, dhis2_name,
-                        "The code was not approved in time; sign in again "
-                        "for a new one.",
-                        "not approved before the code or device_timeout "
-                        "ran out");
+        pam_rc = too_late(m, dhis2_name);
         goto out;
       }
       pause_for(wait);
@@ -181,9 +186,16 @@ static int run_flow(struct module *m, struct dhis2_client *c,
     }
     if (rc != DHIS2_ERR_PENDING)
       break;
+    /* No poll fits before the deadline any more: asking again would have
+       the user press Enter ("0:00 left") only to be refused. */
+    if (last + (double)interval > deadline) {
+      pam_rc = too_late(m, dhis2_name);
+      goto out;
+    }
     free(prompt);
     {
-      long left = (long)(deadline - mono());
+      /* Rounded up: a poll still fits, so it is not "0:00". */
+      long left = (long)(deadline - mono() + 0.999);
 
       if (asprintf(&prompt,
                    "Not approved yet (code %s, %ld:%02ld left). Press Enter "

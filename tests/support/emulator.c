@@ -36,6 +36,7 @@ struct emu {
   int ctl_port;
   char url[80];
   char sink_url[80];
+  char idp_url[80];
   char *ca_file;
   char *other_ca_file;
 };
@@ -318,14 +319,17 @@ struct emu *emu_start(const char *version, bool tls)
     start_failed(e, "bad ready line: %s", line);
   int port = json_int(ready, "port");
   int sink = json_int(ready, "sink_port");
+  int idp = json_int(ready, "idp_port");
 
   e->ctl_port = json_int(ready, "control_port");
-  if (port <= 0 || sink <= 0 || e->ctl_port <= 0)
+  if (port <= 0 || sink <= 0 || idp <= 0 || e->ctl_port <= 0)
     start_failed(e, "bad ports in ready line: %s", line);
   snprintf(e->url, sizeof e->url, "%s://127.0.0.1:%d", tls ? "https" : "http",
            port);
   snprintf(e->sink_url, sizeof e->sink_url, "%s://127.0.0.1:%d",
            tls ? "https" : "http", sink);
+  snprintf(e->idp_url, sizeof e->idp_url, "%s://127.0.0.1:%d",
+           tls ? "https" : "http", idp);
 
   json_object_put(ready);
   free(server);
@@ -352,6 +356,11 @@ const char *emu_url(const struct emu *e)
 const char *emu_sink_url(const struct emu *e)
 {
   return e->sink_url;
+}
+
+const char *emu_idp_url(const struct emu *e)
+{
+  return e->idp_url;
 }
 
 const char *emu_ca_file(const struct emu *e)

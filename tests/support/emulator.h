@@ -33,6 +33,10 @@ const char *emu_url(const struct emu *e);
 /* The sink listener's base URL ("another host"), same form. Owned by e. */
 const char *emu_sink_url(const struct emu *e);
 
+/* The external identity provider's listener (lib/oauth2.js: the device
+   flow's IdP, issuer at .../realms/dhis2), same form. Owned by e. */
+const char *emu_idp_url(const struct emu *e);
+
 /* Path of the CA certificate that signed the emulator's server certificate,
    or NULL for plain http. Owned by e. */
 const char *emu_ca_file(const struct emu *e);

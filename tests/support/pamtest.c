@@ -169,6 +169,8 @@ struct script {
   const char *const *answers;
   size_t next;
   struct pt_run *out;
+  enum pt_hook_verdict (*hook)(const char *prompt, void *ctx);
+  void *ctx;
 };
 
 static void append(char **to, const char *line)
@@ -197,7 +199,10 @@ static int converse(int n, const struct pam_message **msg,
     case PAM_PROMPT_ECHO_ON:
       append(&sc->out->prompts, msg[i]->msg);
       sc->out->n_prompts++;
-      if (sc->answers == NULL || sc->answers[sc->next] == NULL) {
+      if (msg[i]->msg_style == PAM_PROMPT_ECHO_ON)
+        sc->out->n_echo_on++;
+      if ((sc->hook != NULL && sc->hook(msg[i]->msg, sc->ctx) == PT_HANG_UP) ||
+          sc->answers == NULL || sc->answers[sc->next] == NULL) {
         for (int j = 0; j < i; j++)
           free(r[j].resp);
         free(r);
@@ -227,7 +232,15 @@ static char *env_dup(pam_handle_t *h, const char *name)
 void pt_run(struct pt *p, const char *user, const char *const *answers,
             struct pt_run *out)
 {
-  struct script sc = {.answers = answers, .out = out};
+  pt_run_hook(p, user, answers, NULL, NULL, out);
+}
+
+void pt_run_hook(struct pt *p, const char *user, const char *const *answers,
+                 enum pt_hook_verdict (*hook)(const char *prompt, void *ctx),
+                 void *ctx, struct pt_run *out)
+{
+  struct script sc = {
+      .answers = answers, .out = out, .hook = hook, .ctx = ctx};
   struct pam_conv conv = {.conv = converse, .appdata_ptr = &sc};
   pam_handle_t *h = NULL;
   const void *item = NULL;

@@ -19,6 +19,7 @@ struct pt_run {
   char *messages; /* every PAM_ERROR_MSG and PAM_TEXT_INFO, '\n'-joined */
   char *prompts;  /* every prompt shown, '\n'-joined */
   int n_prompts;
+  int n_echo_on;      /* how many of them showed what is typed */
   char *env_username; /* DHIS2_USERNAME etc. after open_session */
   char *env_user_id;
   char *env_url;
@@ -49,6 +50,23 @@ void pt_service_raw(struct pt *p, const char *raw);
 void pt_run(struct pt *p, const char *user, const char *const *answers,
             struct pt_run *out);
 void pt_run_clear(struct pt_run *r);
+
+/* What a prompt hook makes of the prompt it was shown. */
+enum pt_hook_verdict {
+  PT_ANSWER,  /* give the next scripted answer, as pt_run does */
+  PT_HANG_UP, /* the conversation fails (PAM_CONV_ERR), as when the user
+                 closes the connection */
+};
+
+/*
+ * pt_run, with hook(prompt, ctx) called for each prompt before it is
+ * answered (hook NULL: pt_run). The test acts there as the user does
+ * meanwhile: reads a code out of the prompt and approves it elsewhere,
+ * waits, or hangs up. The prompt is only lent to the hook.
+ */
+void pt_run_hook(struct pt *p, const char *user, const char *const *answers,
+                 enum pt_hook_verdict (*hook)(const char *prompt, void *ctx),
+                 void *ctx, struct pt_run *out);
 
 /* pam_acct_mgmt alone, as sshd runs it after a public-key login: no auth
    phase, no prompt answered (a prompt shows in out->n_prompts). */

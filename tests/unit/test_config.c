@@ -278,6 +278,10 @@ static const char *field(const struct dhis2_config *c, const char *key)
     s = c->offline ? "yes" : "no";
   else if (strcmp(key, "offline_ttl") == 0)
     snprintf(buf, sizeof(buf), "%ld", c->offline_ttl);
+  else if (strcmp(key, "device_timeout") == 0)
+    snprintf(buf, sizeof(buf), "%ld", c->device_timeout);
+  else if (strcmp(key, "store_tokens") == 0)
+    s = c->store_tokens ? "yes" : "no";
   else if (strcmp(key, "offline_failure_limit") == 0)
     snprintf(buf, sizeof(buf), "%u", c->offline_failure_limit);
   else if (strcmp(key, "offline_hash_cost") == 0)
@@ -286,10 +290,6 @@ static const char *field(const struct dhis2_config *c, const char *key)
     snprintf(buf, sizeof(buf), "%ld", c->offline_failure_delay);
   else if (strcmp(key, "offline_twofactor") == 0)
     s = c->offline_twofactor_password ? "password" : "deny";
-  else if (strcmp(key, "device_timeout") == 0)
-    snprintf(buf, sizeof(buf), "%ld", c->device_timeout);
-  else if (strcmp(key, "store_tokens") == 0)
-    s = c->store_tokens ? "yes" : "no";
   else if (strcmp(key, "redirect_port") == 0)
     snprintf(buf, sizeof(buf), "%u", c->redirect_port);
   else if (strcmp(key, "methods") == 0)
@@ -350,6 +350,8 @@ static const struct key_case key_cases[] = {
     {"timeout", "10", "30s", "30", "1m", "60"},
     {"methods", "password,pat,", "token", "token,", "pat , password",
      "password,pat,"},
+    {"methods", "password,pat,", "device", "device,", "password,pat,device",
+     "password,pat,device,"},
     {"twofactor", "prompt", "deny", "deny", "prompt", "prompt"},
     {"user_map", "(none)", "/etc/security/dhis2_users",
      "/etc/security/dhis2_users", "/etc/other_map", "/etc/other_map"},
@@ -520,6 +522,11 @@ static const struct bad_case bad_cases[] = {
     {"failure_window", "0", "must be more than 0 seconds"},
     {"state_dir", "var/lib/pam_dhis2", "not an absolute path"},
     {"offline", "sometimes", "not yes or no"},
+    {"device_timeout", "two minutes", "not a duration"},
+    {"device_timeout", "0", "must be more than 0 seconds"},
+    {"device_timeout", "16m", "must be at most 15m"},
+    {"device_timeout", "901", "must be at most 15m"},
+    {"store_tokens", "maybe", "not yes or no"},
     {"offline_ttl", "a week", "not a duration"},
     {"offline_ttl", "0", "must be more than 0 seconds"},
     {"offline_ttl", "0d", "must be more than 0 seconds"},
@@ -538,10 +545,6 @@ static const struct bad_case bad_cases[] = {
     {"offline_twofactor", "prompt", "not deny or password"},
     {"offline_twofactor", "Password", "not deny or password"},
     {"methods", "device,sms", "not a list of password, pat, token, device"},
-    {"device_timeout", "0", "must be more than 0 seconds"},
-    {"device_timeout", "16m", "must be at most 15m"},
-    {"device_timeout", "two minutes", "not a duration"},
-    {"store_tokens", "maybe", "not yes or no"},
     {"oauth2", "saml", "not dhis2, uaa or oidc"},
     {"issuer", "ldap://idp.example.org", "not an http:// or https:// URL"},
     {"redirect_port", "0", "not a port (1 to 65535)"},

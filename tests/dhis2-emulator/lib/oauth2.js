@@ -91,6 +91,10 @@ const DEFAULTS = {
   // Members laid over the IdP's device authorization reply: a hostile or
   // broken provider (an http address, escape sequences in the user code).
   device_reply: null,
+  // null: the device authorization answer's expires_in is the code's life;
+  // seconds: it says this instead (a code that dies before it says).
+  device_expires_in_said: null,
+  idp_device: true, // false: the IdP's discovery offers no device endpoint
   idp_mapping_claim: 'email',
   idp_audiences: ['dhis2', 'dhis2-auth'],
   // A hostile or broken server: discovery names this authorization_endpoint.
@@ -961,11 +965,20 @@ class OAuth2 {
     if (rest === '/protocol/openid-connect/userinfo') return this.userinfo(ctx, 'idp');
     const s = this.settings;
 
+    if (rest === '/.well-known/openid-configuration' && !s.idp_device) {
+      capture(res, jsonTransform((j, status) => {
+        if (status !== 200) return null;
+        delete j.device_authorization_endpoint;
+        return j;
+      }));
+    }
     if (rest === '/protocol/openid-connect/auth/device' && req.method === 'POST') {
       capture(res, jsonTransform((j, status) => {
         if (status !== 200 || !j.device_code) return null;
         this.polls.set(j.device_code, { last: 0, interval: s.device_interval });
-        return { ...j, interval: s.device_interval, ...(s.device_reply || {}) };
+        const said = s.device_expires_in_said;
+        return { ...j, interval: s.device_interval,
+          ...(said != null ? { expires_in: said } : {}), ...(s.device_reply || {}) };
       }));
     }
     if (req.method === 'POST' && ['/protocol/openid-connect/token',
@@ -1162,6 +1175,14 @@ class OAuth2 {
           if (v !== null && (typeof v !== 'object' || Array.isArray(v))) {
             return 'device_reply: null or an object';
           }
+          break;
+        case 'device_expires_in_said':
+          if (v !== null && !(Number.isInteger(v) && v > 0)) {
+            return 'device_expires_in_said: null or seconds > 0';
+          }
+          break;
+        case 'idp_device':
+          if (typeof v !== 'boolean') return 'idp_device: boolean';
           break;
         case 'idp_mapping_claim':
           if (!['email', 'username'].includes(v)) return 'idp_mapping_claim: email or username';

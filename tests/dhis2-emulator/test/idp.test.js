@@ -137,6 +137,26 @@ test('device code expiry: expired_token after device_expires_in', async () => {
   assert.equal((await settle(d.user_code, 'approve')).status, 409);
 });
 
+test('device_expires_in_said: the answer says a longer life than the code has',
+  async () => {
+    await emu.ctl('POST', '/oauth2', { device_interval: 0, device_expires_in: 1,
+      device_expires_in_said: 30 });
+    const d = await deviceStart();
+    assert.equal(d.expires_in, 30);
+    await k.sleep(1100);
+    assert.equal((await poll(d.device_code)).json.error, 'expired_token');
+    assert.equal((await emu.ctl('POST', '/oauth2', { device_expires_in_said: 0 })).status, 400);
+  });
+
+test('idp_device false: discovery offers no device_authorization_endpoint', async () => {
+  await emu.ctl('POST', '/oauth2', { idp_device: false });
+  const r = await fetchRaw(`${idp}/.well-known/openid-configuration`);
+  assert.equal(r.status, 200);
+  assert.equal(r.json.device_authorization_endpoint, undefined);
+  assert.equal(r.json.token_endpoint, `${idp}/protocol/openid-connect/token`);
+  assert.equal((await emu.ctl('POST', '/oauth2', { idp_device: 'no' })).status, 400);
+});
+
 test('interval: polling too fast gets slow_down and the interval grows by 5 s',
   async () => {
     await emu.ctl('POST', '/oauth2', { device_interval: 1 });
