@@ -137,8 +137,11 @@ static int run_flow(struct module *m, struct dhis2_client *c,
     goto out;
   }
   start = mono();
-  last = start; /* the authorization request counts as the first contact */
   interval = d.interval > 0 ? d.interval : 5;
+  /* RFC 8628 3.4 spaces the polls, not the first one from the
+     authorization: the user presses Enter once approved, and is answered
+     at once. */
+  last = start - (double)interval;
   deadline = start + (double)m->cfg->device_timeout;
   if (d.expires_in > 0 && start + (double)d.expires_in < deadline)
     deadline = start + (double)d.expires_in;

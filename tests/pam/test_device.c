@@ -114,6 +114,7 @@ struct phone {
   const char *action; /* ... "approve" or "deny" the code, NULL: nothing */
   const char *as;     /* the IdP user who approves */
   int hang_up_at;     /* at this prompt the conversation fails; 0: never */
+  double think_s;     /* the user takes this long to answer each prompt */
   int seen;           /* prompts so far */
   char code[32];      /* the user code read off the prompt */
   double answered;    /* when the last prompt was answered */
@@ -164,6 +165,8 @@ static enum pt_hook_verdict phone_hook(const char *prompt, void *ctx)
     cr_assert_neq(ph->code[0], '\0', "no code in the prompt:\n%s", prompt);
     settle(ph->code, ph->action, ph->as);
   }
+  if (ph->think_s > 0)
+    usleep((useconds_t)(ph->think_s * 1e6));
   ph->answered = tu_now();
   return PT_ANSWER;
 }
@@ -558,10 +561,11 @@ Test(device, denied_on_the_phone_is_refused_with_the_reason)
 
 Test(device, a_code_the_provider_expired_is_refused_with_the_reason)
 {
-  struct phone ph = {0};
+  struct phone ph = {.think_s = 1.5};
   struct pt_run r;
 
-  /* The provider says 30 s and lets the code die after 1 s. */
+  /* The provider says 30 s and lets the code die after 1 s, before the
+     user comes back to press Enter. */
   cr_assert_eq(emu_ctl(emu, "POST", "/oauth2",
                        "{\"device_expires_in\":1,"
                        "\"device_expires_in_said\":30}",
