@@ -16,14 +16,15 @@ const oauth2 = require('./lib/oauth2');
 function usage(msg) {
   process.stderr.write(`${msg}\nusage: node server.js --fixture PATH ` +
     '[--tls-cert PEM --tls-key PEM] [--version 2.42] [--host 127.0.0.1] ' +
-    '[--verbose]\n');
+    '[--key-cache FILE] [--verbose]\n');
   process.exit(2);
 }
 
 function parseArgs(argv) {
   const o = { version: '2.42', host: '127.0.0.1', verbose: false };
   const takes = { '--fixture': 'fixture', '--tls-cert': 'cert',
-    '--tls-key': 'key', '--version': 'version', '--host': 'host' };
+    '--tls-key': 'key', '--version': 'version', '--host': 'host',
+    '--key-cache': 'keyCache' };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--verbose') {
@@ -71,7 +72,7 @@ async function main() {
   const make = (handler) => (tls ? https.createServer(tls, handler)
     : http.createServer(handler));
 
-  const env = { state, fixture, log, scheme, host: opts.host };
+  const env = { state, fixture, log, scheme, host: opts.host, keyCache: opts.keyCache };
   const sink = make(control.makeSinkHandler(env));
   const sinkPort = await listen(sink, opts.host);
   env.sinkBase = `${scheme}://${urlHost(opts.host)}:${sinkPort}`;

@@ -43,6 +43,22 @@ function keyObject(alg, { privateKey, publicKey }) {
   };
 }
 
+// A key read back from its private JWK (as keyObject made it), with the
+// same kid: for a key cache.
+function keyFromJwk(alg, privateJwk) {
+  const { kid, ...jwk } = privateJwk;
+  const privateKey = crypto.createPrivateKey({ key: jwk, format: 'jwk' });
+  const publicKey = crypto.createPublicKey(privateKey);
+  return {
+    kid,
+    alg,
+    privateKey,
+    publicKey,
+    jwk: { ...publicKey.export({ format: 'jwk' }), kid },
+    privateJwk,
+  };
+}
+
 // A key set: one RSA key for RS256 (the default, as DHIS2) and one P-256 key
 // for ES256, both published.
 function makeKeySet() {
@@ -129,5 +145,5 @@ function verify(token, { keys, issuer, audiences, audMode = 'any', now = Date.no
   return { header: d.header, payload: p };
 }
 
-module.exports = { makeKey, makeKeySet, makeKeySetAsync, sign, signRaw, decode, verify,
+module.exports = { makeKey, makeKeySet, makeKeySetAsync, keyFromJwk, sign, signRaw, decode, verify,
   verifySignature };

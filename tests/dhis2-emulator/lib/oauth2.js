@@ -5,6 +5,8 @@
 // authentication on /api, and the control switches.
 'use strict';
 
+const fs = require('node:fs');
+
 const crypto = require('node:crypto');
 const querystring = require('node:querystring');
 const h = require('./http');
@@ -1222,10 +1224,46 @@ class OAuth2 {
   }
 }
 
+// The first key sets, from --key-cache FILE when it holds them (test
+// harnesses start an emulator per test, and making four keys costs about
+// a second of CPU each time), else made now and kept there. Rotation
+// (POST /oauth2/rotate) always makes new ones.
+async function firstKeys(file) {
+  const sets = ['main', 'idp'];
+  if (file) {
+    try {
+      const j = JSON.parse(fs.readFileSync(file, 'utf8'));
+      const out = {};
+      for (const w of sets) {
+        out[w] = { RS256: jwt.keyFromJwk('RS256', j[w].RS256),
+          ES256: jwt.keyFromJwk('ES256', j[w].ES256) };
+      }
+      return out;
+    } catch {
+      // missing or unreadable: make them
+    }
+  }
+  const [main, idp] = await Promise.all([jwt.makeKeySetAsync(), jwt.makeKeySetAsync()]);
+  if (file) {
+    const keep = {};
+    for (const [w, k] of Object.entries({ main, idp })) {
+      keep[w] = { RS256: k.RS256.privateJwk, ES256: k.ES256.privateJwk };
+    }
+    // Two emulators may make them at once: each renames its own whole file.
+    const tmp = `${file}.${process.pid}`;
+    try {
+      fs.writeFileSync(tmp, JSON.stringify(keep), { mode: 0o600 });
+      fs.renameSync(tmp, file);
+    } catch {
+      try { fs.unlinkSync(tmp); } catch { /* gone */ }
+    }
+  }
+  return { main, idp };
+}
+
 async function create(env) {
-  const [mod, main, idp] = await Promise.all([import('oidc-provider'),
-    jwt.makeKeySetAsync(), jwt.makeKeySetAsync()]);
-  return new OAuth2(env, mod, { main, idp });
+  const [mod, keys] = await Promise.all([import('oidc-provider'), firstKeys(env.keyCache)]);
+  return new OAuth2(env, mod, keys);
 }
 
 // Whether a main-listener request may need the OAuth2 side (it is built in

@@ -117,3 +117,36 @@ test('--host ::1 listens on IPv6 and builds [::1] URLs', async (t) => {
     await emu.stop();
   }
 });
+
+test('--key-cache: the first keys are made once, kept 0600, and reused',
+  async () => {
+    const os = require('node:os');
+    const fs = require('node:fs');
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'emu-keys-'));
+    const file = path.join(dir, 'keys.json');
+    const kids = async () => {
+      const emu = await start({ version: '2.42', args: ['--key-cache', file] });
+      try {
+        const r = await emu.request('/oauth2/jwks');
+        assert.equal(r.status, 200);
+        const first = r.json.keys.map((k) => k.kid).sort();
+        // Rotation still makes new keys.
+        assert.equal((await emu.ctl('POST', '/oauth2/rotate', {})).status, 200);
+        const after = (await emu.request('/oauth2/jwks')).json.keys.map((k) => k.kid);
+        assert.ok(!after.some((k) => first.includes(k)), 'rotated keys are new');
+        return first;
+      } finally {
+        await emu.stop();
+      }
+    };
+    try {
+      const a = await kids();
+      assert.equal(fs.statSync(file).mode & 0o777, 0o600);
+      assert.deepEqual(await kids(), a);
+      fs.writeFileSync(file, 'not json');
+      const c = await kids();
+      assert.notDeepEqual(c, a, 'an unreadable cache is made again');
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
