@@ -116,6 +116,9 @@ static int run_flow(struct module *m, struct dhis2_client *c,
   long interval;
   int pam_rc;
 
+  /* The code's life counts from the request: the provider's clock
+     started before its answer reached us. */
+  start = mono();
   rc = dhis2_oauth2_device_start(c, m->cfg, ep, &d, why, sizeof(why));
   if (rc != DHIS2_OK) {
     dhis2_log(&m->log, LOG_ERR, "%s: device authorization at %s: %s",
@@ -136,7 +139,6 @@ static int run_flow(struct module *m, struct dhis2_client *c,
     pam_rc = PAM_AUTHINFO_UNAVAIL;
     goto out;
   }
-  start = mono();
   interval = d.interval > 0 ? d.interval : 5;
   /* RFC 8628 3.4 spaces the polls, not the first one from the
      authorization: the user presses Enter once approved, and is answered
